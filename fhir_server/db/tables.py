@@ -1,0 +1,199 @@
+"""The database schema: current resources, every version, the search indexes, the outbox and the job queue.
+
+Times are stored as integer microseconds since the Unix epoch (UTC) so ordering and range tests are
+plain integer comparisons on PostgreSQL and SQLite alike. Every search index row carries the
+resource's `res_type` and the parameter `code` so one composite index answers each predicate.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for a million-row store.
+PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    # the current version's JSON, AES-256-GCM sealed; NULL once deleted
+    Column("body", LargeBinary, nullable=True),
+    UniqueConstraint("res_type", "res_id"),
+    Index(None, "res_type", "last_updated"),
+)
+
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("resource_pk", PrimaryKey, ForeignKey("resources.pk"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    # the interaction that wrote this version: POST, PUT, PATCH or DELETE (history entry.request.method)
+    Column("method", String(8), nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    UniqueConstraint("res_type", "res_id", "version_id"),
+    Index(None, "last_updated"),
+    Index(None, "res_type", "last_updated"),
+)
+
+
+def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...]) -> Table:
+    table = Table(
+        name,
+        metadata,
+        Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+        Column("resource_pk", PrimaryKey, ForeignKey("resources.pk"), nullable=False),
+        Column("res_type", String(64), nullable=False),
+        Column("param", String(64), nullable=False),
+        *columns,
+        Index(None, "resource_pk"),
+    )
+    for cols in indexes:
+        Index(None, *(table.c[c] for c in cols))
+    return table
+
+
+search_string = _index_table(
+    "search_string",
+    # lower-cased, accents and punctuation folded: what plain `name=` matches as a prefix
+    Column("value_norm", String(255), nullable=False),
+    Column("value_exact", Text, nullable=False),
+    indexes=(("res_type", "param", "value_norm"),),
+)
+
+search_token = _index_table(
+    "search_token",
+    Column("system", String(255), nullable=True),
+    Column("code", String(255), nullable=True),
+    # display / text, normalised like strings, for `:text`
+    Column("text_norm", String(255), nullable=True),
+    indexes=(("res_type", "param", "code", "system"), ("res_type", "param", "system")),
+)
+
+search_date = _index_table(
+    "search_date",
+    # the instant range the value covers, in microseconds since the epoch (inclusive)
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    indexes=(("res_type", "param", "low"), ("res_type", "param", "high")),
+)
+
+search_number = _index_table(
+    "search_number",
+    Column("value", Float, nullable=False),
+    # the range implied by the value's precision: 100 covers [99.5, 100.5)
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    indexes=(("res_type", "param", "value"),),
+)
+
+search_quantity = _index_table(
+    "search_quantity",
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("system", String(255), nullable=True),
+    Column("code", String(255), nullable=True),
+    Column("unit", String(255), nullable=True),
+    # the value converted to UCUM base units, when the unit is UCUM and convertible
+    Column("canonical_value", Float, nullable=True),
+    Column("canonical_code", String(255), nullable=True),
+    indexes=(("res_type", "param", "code", "value"), ("res_type", "param", "canonical_code", "canonical_value")),
+)
+
+search_reference = _index_table(
+    "search_reference",
+    # a local reference `Patient/123` is stored as target_type + target_id; anything else as url
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("target_version", String(64), nullable=True),
+    Column("url", String(1024), nullable=True),
+    indexes=(("res_type", "param", "target_id", "target_type"), ("target_type", "target_id"), ("res_type", "param", "url")),
+)
+
+search_uri = _index_table(
+    "search_uri",
+    Column("value", String(1024), nullable=False),
+    indexes=(("res_type", "param", "value"),),
+)
+
+SEARCH_INDEX_TABLES = {
+    "string": search_string,
+    "token": search_token,
+    "date": search_date,
+    "number": search_number,
+    "quantity": search_quantity,
+    "reference": search_reference,
+    "uri": search_uri,
+}
+
+# One row per committed change of a resource, written in the same transaction as the change;
+# subscribers (the AI pipeline's triggers, notifications) consume it in order of pk.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("action", String(8), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", BigInteger, nullable=False),
+    Column("locked_by", String(128), nullable=True),
+    Column("locked_until", BigInteger, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "status", "run_after"),
+)
+
+# Named cursors of background consumers (outbox readers): how far each has read.
+consumer_offsets = Table(
+    "consumer_offsets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
