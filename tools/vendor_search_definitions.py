@@ -1,4 +1,5 @@
-"""Vendor the official R4 SearchParameters and the Patient CompartmentDefinition into `resources/definitions/`.
+"""Vendor the official R4 SearchParameters, the Patient CompartmentDefinition and each resource type's
+summary / mandatory top-level elements (for `_summary` and `_elements`) into `resources/definitions/`.
 
 Run from the repository root with the FHIR R4 definition files at hand:
 
@@ -45,6 +46,51 @@ def vendor_patient_compartment(source: Path) -> None:
     write_gz("compartmentdefinition-patient.json.gz", definition)
 
 
+def vendor_summary_elements(source: Path) -> None:
+    """Per resource type: top-level elements marked isSummary, and those with min >= 1.
+
+    Built from each type's differential plus the elements it inherits from Resource / DomainResource:
+    the snapshots in the source carry later, non-R4 edits (see resources/definitions/README.md).
+    Choice elements are listed by their base name with `[x]` kept, so the reader can match `valueQuantity`.
+    """
+    bundle = json.loads((source / "profiles-resources.json").read_text())
+    definitions = {
+        entry["resource"]["type"]: entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"].get("resourceType") == "StructureDefinition"
+        and entry["resource"].get("kind") == "resource"
+        and entry["resource"].get("version", "4.0.1") == "4.0.1"
+        and entry["resource"].get("derivation", "specialization") == "specialization"
+    }
+
+    def own_elements(type_name: str) -> tuple[list[str], list[str]]:
+        summary, mandatory = [], []
+        for element in definitions[type_name]["differential"]["element"]:
+            parts = element["path"].split(".")
+            if len(parts) != 2:
+                continue
+            if element.get("isSummary"):
+                summary.append(parts[1])
+            if element.get("min", 0) >= 1:
+                mandatory.append(parts[1])
+        return summary, mandatory
+
+    out: dict[str, dict[str, list[str]]] = {}
+    for type_name, sd in definitions.items():
+        if sd.get("abstract"):
+            continue
+        summary, mandatory = [], []
+        chain = [type_name]
+        while definitions[chain[-1]].get("baseDefinition", "").rsplit("/", 1)[-1] in definitions:
+            chain.append(definitions[chain[-1]]["baseDefinition"].rsplit("/", 1)[-1])
+        for ancestor in reversed(chain):
+            own_summary, own_mandatory = own_elements(ancestor)
+            summary += own_summary
+            mandatory += own_mandatory
+        out[type_name] = {"summary": summary, "mandatory": mandatory}
+    write_gz("summary-elements.json.gz", out)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -53,6 +99,7 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     vendor_search_parameters(source)
     vendor_patient_compartment(source)
+    vendor_summary_elements(source)
     return 0
 
 

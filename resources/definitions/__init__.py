@@ -11,7 +11,9 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Any
 
-__all__ = ["load", "search_parameters", "patient_compartment"]
+__all__ = [
+    "load", "search_parameters", "patient_compartment", "structure_definitions", "required_value_sets",
+]
 
 
 @cache
@@ -31,3 +33,13 @@ def search_parameters() -> list[dict[str, Any]]:
 def patient_compartment() -> dict[str, Any]:
     """The R4 Patient CompartmentDefinition: which types belong through which search parameters."""
     return load("compartmentdefinition-patient.json.gz")
+
+
+def structure_definitions() -> dict[str, Any]:
+    """The compiled R4 types: `types` (element tables), `resourceTypes`, `r4bModelTypes`, `r4bUnsafeProperties`."""
+    return load("structure-definitions.json.gz")
+
+
+def required_value_sets() -> dict[str, dict[str, list[str]]]:
+    """The codes, by code system, of each value set that an R4 required binding points at."""
+    return load("required-value-sets.json.gz")

@@ -1,0 +1,69 @@
+"""Composition root of the HTTP server: `create_app(settings)` builds the ASGI app.
+
+Nothing is created at import time; the database, keyring and services are built in the lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from fhir_server.api.routes import FhirRoutes
+from fhir_server.bootstrap import Runtime, start_runtime
+from fhir_server.config import Settings
+from fhir_server.context import DEV_PRINCIPAL, Principal
+from fhir_server.errors import Unauthorized
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("fhir_server")
+
+
+def create_app(settings: Settings) -> Starlette:
+    holder: dict[str, Runtime] = {}
+
+    async def authenticate(request: Request) -> Principal:
+        if settings.dev_mode:
+            return DEV_PRINCIPAL
+        raise Unauthorized("a bearer token is required", headers={"www-authenticate": 'Bearer realm="fhir"'})
+
+    class LazyServices:
+        """The routes are built before the lifespan runs; they reach the services through this."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(holder["runtime"].services, name)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok" if "runtime" in holder else "starting"})
+
+    routes = FhirRoutes(LazyServices(), authenticate=authenticate,  # type: ignore[arg-type]
+                        max_body_bytes=settings.max_body_bytes, base_url=settings.base_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await start_runtime(settings)
+        holder["runtime"] = runtime
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    from fhir_server.api.outcomes import EXCEPTION_HANDLERS
+
+    return Starlette(
+        routes=[Route("/health", health, methods=["GET"]), *routes.routes()],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's factory: each worker process builds its app from the FHIR_* environment."""
+    return create_app(Settings())

@@ -1,0 +1,105 @@
+"""Composition root for everything but HTTP: builds the engine, keyring, store and services from Settings.
+
+The HTTP app (`fhir_server.app`), the job worker, the HL7 gateway and the CLI all start here, so
+they share one way of wiring validation, indexing, storage and encryption.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from conformance import ServerSupport, capability_statement
+from fhir_server.config import Settings
+from fhir_server.db import migrate
+from fhir_server.db.engine import create_engine
+from fhir_server.services import HistoryService, ResourceService, Services
+from fhir_server.storage.crypto import Keyring
+from fhir_server.storage.keys import open_keyring, verify_keyring
+from fhir_server.storage.repository import ResourceStore
+from fhir_server.wiring import build_indexer, build_matcher, build_validator, search_support
+from resources import RESOURCE_TYPES
+
+__all__ = ["Runtime", "start_runtime", "prepare_database", "SOFTWARE_NAME", "software_version"]
+
+log = logging.getLogger("fhir_server")
+SOFTWARE_NAME = "fhir-server"
+
+
+def software_version() -> str:
+    try:
+        return version("fhir-server")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class StartupError(Exception):
+    """The server cannot start as configured; the message says what to do."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    keyring: Keyring
+    store: ResourceStore
+    services: Services
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def prepare_database(settings: Settings) -> None:
+    """SQLite (the embedded default) migrates itself; PostgreSQL must have been migrated explicitly."""
+    url = settings.sqlalchemy_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(migrate.upgrade, url)
+        return
+    current, head = await asyncio.to_thread(migrate.current_revision, url), migrate.head_revision()
+    if current != head:
+        raise StartupError(f"the database is at schema revision {current or 'none'}, the server needs {head}: "
+                           "run `fhir-server migrate` first")
+
+
+def _capability_statement(settings: Settings) -> bytes:
+    types = sorted(RESOURCE_TYPES)
+    params, common = search_support()
+    support = ServerSupport(
+        software_name=SOFTWARE_NAME,
+        software_version=software_version(),
+        resource_types=types,
+        type_interactions=("read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+                           "create", *(("search-type",) if params else ())),
+        system_interactions=("history-system",),
+        search_params=params,
+        common_search_params=common,
+        implementation_url=settings.base_url or None,
+    )
+    return orjson.dumps(capability_statement(support))
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    await prepare_database(settings)
+    engine = create_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    try:
+        keyring = await open_keyring(settings, engine)
+        await verify_keyring(engine, keyring)
+    except Exception:
+        await engine.dispose()
+        raise
+    store = ResourceStore(engine, keyring)
+    resources = ResourceService(store=store, validator=build_validator(), indexer=build_indexer(),
+                                matcher=build_matcher())
+    services = Services(
+        resources=resources,
+        history=HistoryService(store=store, default_count=settings.default_page_size,
+                               max_count=settings.max_page_size),
+        capability_statement=_capability_statement(settings),
+    )
+    return Runtime(settings, engine, keyring, store, services)

@@ -1,0 +1,80 @@
+"""Settings: one validated object, built at start-up and passed in (never a module-level singleton).
+
+Every field reads from an environment variable of the same name with the `FHIR_` prefix
+(`FHIR_DATABASE_URL`, `FHIR_DATA_DIR`, ...). See the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FHIR_", extra="ignore")
+
+    # Where the embedded default keeps its SQLite database and key file.
+    data_dir: Path = Path("./data")
+    # SQLAlchemy URL; empty means SQLite in data_dir. PostgreSQL: postgresql://user@host:5432/db
+    database_url: str = ""
+    # Redis URL; empty means in-process equivalents (single-process deployments only).
+    redis_url: str = ""
+
+    # Public base URL of the FHIR endpoint, used in Location, fullUrl and links. Empty: taken from the request.
+    base_url: str = ""
+
+    # Encryption at rest. `encryption_key` is a base64 (urlsafe or standard) 32-byte key;
+    # `encryption_key_file` a keyring file; neither: the key file in data_dir, created on first start.
+    encryption_key: str = ""
+    encryption_old_keys: str = ""  # comma-separated base64 keys still accepted for reading
+    encryption_key_file: Path | None = None
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    default_page_size: int = Field(default=20, ge=1, le=1000)
+    max_page_size: int = Field(default=1000, ge=1, le=10000)
+    database_pool_size: int = Field(default=20, ge=1, le=500)
+
+    # Loopback-only demo mode without access control.
+    dev_mode: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    mllp_port: int = Field(default=2575, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_encryption_source(self) -> Settings:
+        if self.encryption_key and self.encryption_key_file:
+            raise ValueError("set FHIR_ENCRYPTION_KEY or FHIR_ENCRYPTION_KEY_FILE, not both")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The async driver URL: asyncpg for PostgreSQL, aiosqlite for SQLite."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'fhir.db').resolve()}"
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql+psycopg://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain):]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def key_file(self) -> Path:
+        return self.encryption_key_file or self.data_dir / "keyring.json"

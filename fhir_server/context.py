@@ -1,0 +1,42 @@
+"""Who is asking and how: the Principal and the RequestContext every service call carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Principal", "RequestContext", "DEV_PRINCIPAL", "Handling", "ReturnPreference"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller as the access token describes it. `scopes` are SMART scopes (v1 or v2 grammar)."""
+
+    subject: str
+    role: str
+    scopes: frozenset[str] = frozenset()
+    client_id: str | None = None
+    fhir_user: str | None = None
+    patient: str | None = None
+    encounter: str | None = None
+    unrestricted: bool = False
+
+
+# The loopback-only demo mode: no access control at all.
+DEV_PRINCIPAL = Principal(subject="dev", role="dev", scopes=frozenset({"system/*.*"}), unrestricted=True)
+
+Handling = str  # "strict" | "lenient"
+ReturnPreference = str  # "minimal" | "representation" | "OperationOutcome"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """One interaction's context: caller, public base URL of /fhir, and the client's preferences."""
+
+    principal: Principal
+    base_url: str
+    request_id: str = ""
+    handling: Handling = "strict"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def full_url(self, res_type: str, res_id: str) -> str:
+        return f"{self.base_url}/{res_type}/{res_id}"

@@ -1,0 +1,85 @@
+"""The write side of search: a resource → the rows of every search index table.
+
+`extract(registry, resource)` is pure: it evaluates every parameter of the resource's type and
+turns the values into row dicts per index kind (the keys of `fhir_server.db.tables.SEARCH_INDEX_TABLES`),
+each with `res_type` and `param` but no `resource_pk`, which the caller adds when writing. Rows are
+deduplicated per parameter. `_id` and `_lastUpdated` are not indexed (they are columns of
+`resources`), composite parameters not yet (the query side refuses them with a 400).
+
+Expressions are compiled once per (registry generation, resource type) and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from fhir_server.search.expressions import Evaluator, compile_expression
+from fhir_server.search.indexers import INDEXERS, Indexed
+from fhir_server.search.paths import Typed
+from fhir_server.search.registry import SearchRegistry
+
+__all__ = ["IndexRows", "INDEX_KINDS", "extract"]
+
+IndexRows = dict[str, list[dict[str, Any]]]
+INDEX_KINDS = ("string", "token", "date", "number", "quantity", "reference", "uri")
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    code: str
+    evaluate: Evaluator
+    index: Callable[[list[Typed]], Indexed]
+
+
+@dataclass(slots=True)
+class _Plans:
+    generation: int
+    by_type: dict[str, tuple[_Step, ...]]
+
+
+_cache: WeakKeyDictionary[SearchRegistry, _Plans] = WeakKeyDictionary()
+
+
+def _build_plan(registry: SearchRegistry, resource_type: str) -> tuple[_Step, ...]:
+    steps: list[_Step] = []
+    for code, param in sorted(registry.params_for(resource_type).items()):
+        index = INDEXERS.get(param.type)
+        if index is None or param.expression is None or param.on_resource_table:
+            continue
+        evaluate = compile_expression(resource_type, param.expression)
+        if evaluate is not None:
+            steps.append(_Step(code, evaluate, index))
+    return tuple(steps)
+
+
+def _plan(registry: SearchRegistry, resource_type: str) -> tuple[_Step, ...]:
+    plans = _cache.get(registry)
+    if plans is None or plans.generation != registry.generation:
+        plans = _Plans(registry.generation, {})
+        _cache[registry] = plans
+    plan = plans.by_type.get(resource_type)
+    if plan is None:
+        plan = plans.by_type[resource_type] = _build_plan(registry, resource_type)
+    return plan
+
+
+def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
+    """Every search index row of `resource`, per index kind (all kinds present, maybe empty)."""
+    resource_type = resource.get("resourceType")
+    rows: IndexRows = {kind: [] for kind in INDEX_KINDS}
+    if not isinstance(resource_type, str):
+        return rows
+    for step in _plan(registry, resource_type):
+        values = step.evaluate(resource)
+        if not values:
+            continue
+        seen: set[tuple[Any, ...]] = set()
+        for kind, suffix, columns in step.index(values):
+            key = (kind, suffix, *columns.values())
+            if key not in seen:
+                seen.add(key)
+                rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
+    return rows

@@ -1,0 +1,254 @@
+"""Typed values → index row columns, one function per search parameter type.
+
+What each data type contributes follows https://hl7.org/fhir/R4/search.html: a HumanName indexes
+its family, given, prefix, suffix and text as separate strings; a CodeableConcept one token per
+coding plus its text; an Identifier system|value (and `:of-type` rows for its type codings);
+dates their precision range; numbers and quantities the range their digits imply. Each function
+yields `(suffix, columns)`: the suffix is appended to the parameter code for the auxiliary rows
+other modifiers query (`identifier:of-type`, `subject:identifier`) and is "" for the plain rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from fhir_server.search.dates import MAX_INSTANT, MIN_INSTANT, parse_date_range
+from fhir_server.search.model import is_subtype
+from fhir_server.search.normalize import normalize, truncate
+from fhir_server.search.numbers import MAX_NUMBER, MIN_NUMBER, number_range
+from fhir_server.search.paths import Typed
+from fhir_server.search.references import parse_reference
+
+__all__ = ["INDEXERS", "Indexed", "OF_TYPE", "IDENTIFIER", "URI_WIDTH"]
+
+Indexed = Iterator[tuple[str, str, dict[str, Any]]]  # (index kind, param suffix, columns)
+OF_TYPE = ":of-type"
+IDENTIFIER = ":identifier"
+URI_WIDTH = 1024
+
+_NAME_PARTS = ("family", "given", "prefix", "suffix", "text")
+_ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
+_UCUM_CURRENCY = "urn:iso:std:iso:4217"
+
+
+def _texts(value: Any, keys: Iterable[str]) -> Iterator[str]:
+    for key in keys:
+        part = value.get(key)
+        if isinstance(part, str):
+            yield part
+        elif isinstance(part, list):
+            yield from (item for item in part if isinstance(item, str))
+
+
+def _strings_of(value: Any, kind: str) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif not isinstance(value, dict):
+        return
+    elif kind == "HumanName":
+        yield from _texts(value, _NAME_PARTS)
+    elif kind == "Address":
+        yield from _texts(value, _ADDRESS_PARTS)
+    elif kind == "CodeableConcept":
+        yield from _texts(value, ("text",))
+        for coding in value.get("coding") or ():
+            yield from _texts(coding, ("display",))
+    elif kind == "Coding":
+        yield from _texts(value, ("display",))
+    elif kind in ("Annotation", "Narrative"):
+        yield from _texts(value, ("text", "div"))
+    elif kind in ("Identifier", "ContactPoint"):
+        yield from _texts(value, ("value",))
+
+
+def index_string(values: list[Typed]) -> Indexed:
+    for value, kind in values:
+        for text in _strings_of(value, kind):
+            norm = truncate(normalize(text))
+            if norm:
+                yield "string", "", {"value_norm": norm, "value_exact": text}
+
+
+def _token(system: Any, code: Any, text: Any = None) -> dict[str, Any]:
+    return {
+        "system": truncate(system) if isinstance(system, str) and system else None,
+        "code": truncate(code) if isinstance(code, str) and code else None,
+        "text_norm": (truncate(normalize(text)) or None) if isinstance(text, str) else None,
+    }
+
+
+def _coding_token(coding: Any) -> dict[str, Any] | None:
+    if not isinstance(coding, dict) or not (coding.get("code") or coding.get("display")):
+        return None
+    return _token(coding.get("system"), coding.get("code"), coding.get("display"))
+
+
+def index_token(values: list[Typed]) -> Indexed:
+    for value, kind in values:
+        if isinstance(value, bool):
+            yield "token", "", _token(None, "true" if value else "false")
+        elif isinstance(value, str):
+            yield "token", "", _token(None, value)
+        elif not isinstance(value, dict):
+            continue
+        elif kind == "Coding":
+            if (row := _coding_token(value)) is not None:
+                yield "token", "", row
+        elif kind == "CodeableConcept":
+            for coding in value.get("coding") or ():
+                if (row := _coding_token(coding)) is not None:
+                    yield "token", "", row
+            if isinstance(value.get("text"), str):
+                yield "token", "", _token(None, None, value["text"])
+        elif kind == "Identifier":
+            yield from _identifier_tokens(value, "")
+        elif kind == "ContactPoint" and isinstance(value.get("value"), str):
+            yield "token", "", _token(value.get("system"), value["value"])
+
+
+def _identifier_tokens(identifier: dict[str, Any], suffix: str) -> Indexed:
+    id_value = identifier.get("value")
+    id_type = identifier.get("type") if isinstance(identifier.get("type"), dict) else {}
+    if isinstance(id_value, str) or identifier.get("system"):
+        yield "token", suffix, _token(identifier.get("system"), id_value, id_type.get("text"))
+    if not suffix and isinstance(id_value, str):
+        # `identifier:of-type=type-system|type-code|value` (https://hl7.org/fhir/R4/search.html#token)
+        for coding in id_type.get("coding") or ():
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                yield "token", OF_TYPE, _token(coding.get("system"), f"{coding['code']}|{id_value}")
+
+
+def _date_range(value: Any, kind: str) -> tuple[int, int] | None:
+    try:
+        if isinstance(value, str):
+            return parse_date_range(value)
+        if kind == "Period" and isinstance(value, dict):
+            start, end = value.get("start"), value.get("end")
+            if not isinstance(start, str) and not isinstance(end, str):
+                return None
+            low = parse_date_range(start)[0] if isinstance(start, str) else MIN_INSTANT
+            high = parse_date_range(end)[1] if isinstance(end, str) else MAX_INSTANT
+            return low, high
+        if kind == "Timing" and isinstance(value, dict):
+            ranges = [parse_date_range(event) for event in value.get("event") or () if isinstance(event, str)]
+            bounds = (value.get("repeat") or {}).get("boundsPeriod")
+            if isinstance(bounds, dict) and (found := _date_range(bounds, "Period")) is not None:
+                ranges.append(found)
+            if ranges:
+                return min(low for low, _ in ranges), max(high for _, high in ranges)
+    except ValueError:
+        return None
+    return None
+
+
+def index_date(values: list[Typed]) -> Indexed:
+    for value, kind in values:
+        found = _date_range(value, kind)
+        if found is not None:
+            yield "date", "", {"low": found[0], "high": found[1]}
+
+
+def _number(value: Any) -> tuple[float, float, float] | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    try:
+        found = number_range(value)
+    except ValueError:
+        return None
+    return found if all(math.isfinite(part) for part in found) else None
+
+
+def _range_bounds(value: dict[str, Any]) -> tuple[float, float, float, dict[str, Any]] | None:
+    """(point, low, high, unit source) of a Range; the point is its low end (else its high end)."""
+    low_q = value.get("low") if isinstance(value.get("low"), dict) else {}
+    high_q = value.get("high") if isinstance(value.get("high"), dict) else {}
+    low, high = _number(low_q.get("value")), _number(high_q.get("value"))
+    if low is not None:
+        return low[0], low[0], high[0] if high else MAX_NUMBER, low_q
+    if high is not None:
+        return high[0], MIN_NUMBER, high[0], high_q
+    return None
+
+
+def index_number(values: list[Typed]) -> Indexed:
+    for value, kind in values:
+        if kind == "Range" and isinstance(value, dict):
+            bounds = _range_bounds(value)
+            if bounds is not None:
+                yield "number", "", {"value": bounds[0], "low": bounds[1], "high": bounds[2]}
+        elif (found := _number(value)) is not None:
+            yield "number", "", {"value": found[0], "low": found[1], "high": found[2]}
+
+
+def _quantity_columns(value: float, low: float, high: float, source: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "value": value, "low": low, "high": high,
+        "system": truncate(source["system"]) if isinstance(source.get("system"), str) else None,
+        "code": truncate(source["code"]) if isinstance(source.get("code"), str) else None,
+        "unit": truncate(source["unit"]) if isinstance(source.get("unit"), str) else None,
+        "canonical_value": None, "canonical_code": None,
+    }
+
+
+def index_quantity(values: list[Typed]) -> Indexed:
+    for value, kind in values:
+        if not isinstance(value, dict):
+            continue
+        if kind == "Range":
+            bounds = _range_bounds(value)
+            if bounds is not None:
+                yield "quantity", "", _quantity_columns(*bounds)
+        elif kind == "Money":
+            found = _number(value.get("value"))
+            if found is not None:
+                currency = {"system": _UCUM_CURRENCY, "code": value.get("currency")}
+                yield "quantity", "", _quantity_columns(*found, currency)
+        elif is_subtype(kind, "Quantity") or kind == "":
+            found = _number(value.get("value"))
+            if found is not None:
+                yield "quantity", "", _quantity_columns(*found, value)
+
+
+def _reference_columns(text: str) -> dict[str, Any] | None:
+    parsed = parse_reference(text)
+    if parsed is None:
+        return None
+    return {
+        "target_type": parsed.target_type, "target_id": parsed.target_id,
+        "target_version": parsed.version, "url": truncate(parsed.url, URI_WIDTH) if parsed.url else None,
+    }
+
+
+def index_reference(values: list[Typed]) -> Indexed:
+    for value, _kind in values:
+        if isinstance(value, str):
+            columns = _reference_columns(value)
+            if columns is not None:
+                yield "reference", "", columns
+        elif isinstance(value, dict) and "resourceType" not in value:
+            text = value.get("reference")
+            if isinstance(text, str) and (columns := _reference_columns(text)) is not None:
+                yield "reference", "", columns
+            identifier = value.get("identifier")
+            if isinstance(identifier, dict):
+                yield from _identifier_tokens(identifier, IDENTIFIER)
+
+
+def index_uri(values: list[Typed]) -> Indexed:
+    for value, _kind in values:
+        if isinstance(value, str) and value:
+            yield "uri", "", {"value": truncate(value, URI_WIDTH)}
+
+
+INDEXERS: dict[str, Callable[[list[Typed]], Indexed]] = {
+    "string": index_string,
+    "token": index_token,
+    "date": index_date,
+    "number": index_number,
+    "quantity": index_quantity,
+    "reference": index_reference,
+    "uri": index_uri,
+}

@@ -1,0 +1,175 @@
+"""The fast path: plain FHIRPath navigation compiled into a walk over the resource dict.
+
+Most search expressions are dotted paths (`Patient.name.given`), sometimes with a choice type
+(`Observation.value` → `valueQuantity`, `valueString`...), a type cast (`(Observation.value as
+Quantity)`, `.as(T)`, `.ofType(T)`), a reference-type test (`.where(resolve() is Patient)`) or an
+equality filter (`.where(system='email')`). `compile_path` turns such an expression into a function
+returning `(value, type name)` pairs, and answers None for anything else (fhirpathpy handles that).
+Each step knows at compile time which JSON keys to read and which type the values have, so a
+resource is walked without building any intermediate nodes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fhir_server.search.model import (
+    choice_suffix,
+    choice_types,
+    element_type,
+    is_subtype,
+)
+from fhir_server.search.references import reference_type
+
+__all__ = ["Typed", "PathFunction", "compile_path", "split_segments"]
+
+Typed = tuple[Any, str]
+PathFunction = Callable[[dict[str, Any]], list[Typed]]
+_Op = Callable[[list[Typed]], list[Typed]]
+
+_FIELD = re.compile(r"[A-Za-z_]\w*")
+_RESOLVE_IS = re.compile(r"where\(\s*resolve\(\)\s+is\s+(\w+)\s*\)")
+_EQUALS = re.compile(r"where\(\s*(\w+)\s*=\s*'([^'\\]*)'\s*\)")
+_CAST_CALL = re.compile(r"(?:as|ofType)\(\s*(\w+)\s*\)")
+_CAST_OPERATOR = re.compile(r"(?P<inner>.+)\s+as\s+(?P<type>\w+)")
+
+
+def split_segments(path: str) -> list[str] | None:
+    """Split on top-level dots; None when parentheses or quotes are unbalanced."""
+    segments: list[str] = []
+    depth, quote, start = 0, "", 0
+    for index, char in enumerate(path):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char == "'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif char == "." and depth == 0:
+            segments.append(path[start:index].strip())
+            start = index + 1
+    if depth or quote:
+        return None
+    segments.append(path[start:].strip())
+    return segments
+
+
+def _closing_parenthesis(text: str) -> int | None:
+    """The index of the `)` closing the `(` that `text` starts with."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0:
+            return index
+    return None
+
+
+def _segments(expression: str) -> list[str] | None:
+    """The navigation steps of a fast-path expression, casts written as `as(T)`; None if not one."""
+    text = expression.strip()
+    if not text.startswith("("):
+        return split_segments(text)
+    index = _closing_parenthesis(text)
+    if index is None:
+        return None
+    match = _CAST_OPERATOR.fullmatch(text[1:index].strip())
+    rest = text[index + 1:].strip()
+    if not match or (rest and not rest.startswith(".")):
+        return None
+    inner = split_segments(match["inner"])
+    tail = split_segments(rest[1:]) if rest else []
+    if inner is None or tail is None:
+        return None
+    return [*inner, f"as({match['type']})", *tail]
+
+
+def _field_op(key_table: dict[str, tuple[tuple[str, str], ...]]) -> _Op:
+    def step(nodes: list[Typed]) -> list[Typed]:
+        found: list[Typed] = []
+        for value, kind in nodes:
+            if not isinstance(value, dict):
+                continue
+            for key, child_type in key_table.get(kind, ()):
+                child = value.get(key)
+                if child is None:
+                    continue
+                if isinstance(child, list):
+                    found.extend((item, child_type) for item in child if item is not None)
+                else:
+                    found.append((child, child_type))
+        return found
+
+    return step
+
+
+def _cast_op(type_name: str) -> _Op:
+    return lambda nodes: [node for node in nodes if is_subtype(node[1], type_name)]
+
+
+def _resolve_is_op(type_name: str) -> _Op:
+    return lambda nodes: [
+        node for node in nodes if isinstance(node[0], dict) and reference_type(node[0]) == type_name
+    ]
+
+
+def _equals_op(key: str, literal: str) -> _Op:
+    return lambda nodes: [node for node in nodes if isinstance(node[0], dict) and node[0].get(key) == literal]
+
+
+def _child_table(owners: set[str], name: str) -> dict[str, tuple[tuple[str, str], ...]] | None:
+    table: dict[str, tuple[tuple[str, str], ...]] = {}
+    for owner in owners:
+        single = element_type(owner, name)
+        if single is not None:
+            table[owner] = ((name, single),)
+            continue
+        choices = choice_types(owner, name)
+        if choices:
+            table[owner] = tuple((name + choice_suffix(kind), kind) for kind in choices)
+    return table or None
+
+
+def compile_path(resource_type: str, expression: str) -> PathFunction | None:
+    """A walker for a plain path expression rooted at `resource_type`; None when it is not one."""
+    segments = _segments(expression)
+    if not segments or segments[0] != resource_type:
+        return None
+    owners = {resource_type}
+    ops: list[_Op] = []
+    for segment in segments[1:]:
+        if _FIELD.fullmatch(segment):
+            table = _child_table(owners, segment)
+            if table is None:
+                return None
+            ops.append(_field_op(table))
+            owners = {kind for pairs in table.values() for _, kind in pairs}
+        elif match := _CAST_CALL.fullmatch(segment):
+            cast = match[1]
+            ops.append(_cast_op(cast))
+            owners = {kind for kind in owners if is_subtype(kind, cast)}
+            if not owners:
+                return None
+        elif match := _RESOLVE_IS.fullmatch(segment):
+            ops.append(_resolve_is_op(match[1]))
+        elif match := _EQUALS.fullmatch(segment):
+            ops.append(_equals_op(match[1], match[2]))
+        else:
+            return None
+
+    def walk(resource: dict[str, Any]) -> list[Typed]:
+        nodes: list[Typed] = [(resource, resource_type)]
+        for op in ops:
+            nodes = op(nodes)
+            if not nodes:
+                break
+        return nodes
+
+    return walk

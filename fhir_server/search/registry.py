@@ -1,0 +1,180 @@
+"""The search parameters each resource type supports, from the official definitions and custom ones.
+
+A `SearchParameter` definition may cover several resource types (`base`) with one expression whose
+union parts name the types (`Patient.name | Practitioner.name`); the registry keeps, per resource type,
+only the parts that apply to it, with `Resource.`/`DomainResource.` roots rewritten to the type
+(https://hl7.org/fhir/R4/searchparameter.html).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fhir_server.errors import BadRequest
+from fhir_server.search.model import is_resource_type, resource_types
+
+__all__ = ["SearchParam", "Component", "SearchRegistry", "PARAM_TYPES", "split_union", "expression_root"]
+
+PARAM_TYPES = frozenset({"number", "date", "string", "token", "reference", "composite", "quantity", "uri", "special"})
+
+# Types that derive from Resource but not DomainResource.
+_NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One part of a composite parameter: the definition it reuses and the expression relative to the parent."""
+
+    definition: str
+    expression: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """A search parameter as it applies to one resource type."""
+
+    code: str
+    type: str
+    resource_type: str
+    expression: str | None
+    url: str
+    targets: tuple[str, ...] = ()
+    components: tuple[Component, ...] = ()
+
+    @property
+    def on_resource_table(self) -> bool:
+        """`_id` and `_lastUpdated` are answered from the `resources` table, not from index rows."""
+        return self.code in ("_id", "_lastUpdated")
+
+
+def split_union(expression: str) -> list[str]:
+    """Split a FHIRPath expression on its top-level `|` (not inside parentheses or quotes)."""
+    parts: list[str] = []
+    depth, quote, start = 0, "", 0
+    for index, char in enumerate(expression):
+        if quote:
+            if char == quote and expression[index - 1] != "\\":
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(expression[start:index].strip())
+            start = index + 1
+    parts.append(expression[start:].strip())
+    return [part for part in parts if part]
+
+
+def expression_root(part: str) -> str:
+    """The leading identifier of an expression part: `(Observation.value as Quantity)` → `Observation`."""
+    text = part.lstrip("( ")
+    end = 0
+    while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        end += 1
+    return text[:end]
+
+
+def _bases(base: Iterable[str]) -> list[str]:
+    types: list[str] = []
+    for name in base:
+        if name == "Resource":
+            types.extend(sorted(resource_types()))
+        elif name == "DomainResource":
+            types.extend(sorted(resource_types() - _NOT_DOMAIN))
+        else:
+            types.append(name)
+    return types
+
+
+def _parts_for(resource_type: str, parts: list[str]) -> list[str]:
+    chosen: list[str] = []
+    for part in parts:
+        root = expression_root(part)
+        if root in ("Resource", "DomainResource"):
+            index = part.index(root)
+            chosen.append(part[:index] + resource_type + part[index + len(root):])
+        elif root == resource_type or not is_resource_type(root):
+            chosen.append(part)
+    return chosen
+
+
+class SearchRegistry:
+    """(resource type, code) → `SearchParam`; build with `from_definitions()`, extend with `register()`."""
+
+    def __init__(self) -> None:
+        self._params: dict[str, dict[str, SearchParam]] = {}
+        # bumped by every change, so caches built from the registry (compiled extractors) know to rebuild
+        self.generation = 0
+
+    @classmethod
+    def from_definitions(cls, definitions: Iterable[Mapping[str, Any]] | None = None) -> SearchRegistry:
+        """A registry of the official R4 parameters (or of `definitions`: SearchParameter dicts)."""
+        if definitions is None:
+            from resources.definitions import search_parameters
+
+            definitions = search_parameters()
+        registry = cls()
+        for definition in definitions:
+            registry.register(definition)
+        return registry
+
+    def register(self, definition: Mapping[str, Any]) -> list[SearchParam]:
+        """Add (or replace) the parameter a SearchParameter resource defines, for each of its bases."""
+        code, kind, base = definition.get("code"), definition.get("type"), definition.get("base")
+        if not isinstance(code, str) or not code or not isinstance(base, list) or not base:
+            raise BadRequest("a SearchParameter needs a code and at least one base")
+        if kind not in PARAM_TYPES:
+            raise BadRequest(f"SearchParameter '{code}' has an unknown type '{kind}'")
+        unknown = [name for name in base if name not in ("Resource", "DomainResource") and not is_resource_type(name)]
+        if unknown:
+            raise BadRequest(f"SearchParameter '{code}' has unknown base types: {', '.join(unknown)}")
+        expression = definition.get("expression")
+        parts = split_union(expression) if isinstance(expression, str) else []
+        components = tuple(
+            Component(str(item.get("definition", "")), str(item.get("expression", "")))
+            for item in definition.get("component") or ()
+        )
+        added: list[SearchParam] = []
+        for resource_type in _bases(base):
+            chosen = _parts_for(resource_type, parts)
+            if parts and not chosen:
+                continue
+            param = SearchParam(
+                code=code,
+                type=kind,
+                resource_type=resource_type,
+                expression=" | ".join(chosen) if chosen else None,
+                url=str(definition.get("url", "")),
+                targets=tuple(definition.get("target") or ()),
+                components=components,
+            )
+            self._params.setdefault(resource_type, {})[code] = param
+            added.append(param)
+        self.generation += 1
+        return added
+
+    def unregister(self, url: str) -> None:
+        """Forget every parameter defined by the SearchParameter with this canonical url."""
+        for params in self._params.values():
+            for code in [code for code, param in params.items() if param.url == url]:
+                del params[code]
+        self.generation += 1
+
+    def get(self, resource_type: str, code: str) -> SearchParam | None:
+        return self._params.get(resource_type, {}).get(code)
+
+    def params_for(self, resource_type: str) -> Mapping[str, SearchParam]:
+        """Every parameter of the type, by code."""
+        return self._params.get(resource_type, {})
+
+    def supports(self, resource_type: str) -> bool:
+        return resource_type in self._params
+
+    @property
+    def resource_types(self) -> frozenset[str]:
+        return frozenset(self._params)

@@ -1,0 +1,31 @@
+"""Finding the matches of conditional create / update / patch / delete criteria
+(`Patient?identifier=http://hospital/mrn|123`, https://hl7.org/fhir/R4/http.html#cond-update).
+
+A `SearchMatcher` is the service layer's `Matcher`: it parses the criteria strictly (an unknown
+parameter must not silently widen a conditional write) and returns (pk, id) of every match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhir_server.db.tables import resources
+from fhir_server.search.params import parse_query
+from fhir_server.search.registry import SearchRegistry
+from fhir_server.search.sql.compile import compile_query
+
+__all__ = ["SearchMatcher"]
+
+
+class SearchMatcher:
+    def __init__(self, registry: SearchRegistry) -> None:
+        self.registry = registry
+
+    async def __call__(self, conn: AsyncConnection, res_type: str,
+                       criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
+        """(pk, id) of the current resources of `res_type` matching `criteria`, in pk order."""
+        query = parse_query(self.registry, res_type, criteria)
+        statement = compile_query(query).add_columns(resources.c.res_id).order_by(resources.c.pk)
+        return [(row[0], row[1]) for row in (await conn.execute(statement)).all()]

@@ -1,0 +1,18 @@
+"""The FHIR interactions, free of any web framework: every door into the server calls these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fhir_server.services.history import HistoryRequest, HistoryService
+from fhir_server.services.outcome import ResourceVersion, WriteResult
+from fhir_server.services.resources import ResourceService
+
+__all__ = ["Services", "ResourceService", "HistoryService", "HistoryRequest", "ResourceVersion", "WriteResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    resources: ResourceService
+    history: HistoryService
+    capability_statement: bytes

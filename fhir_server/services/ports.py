@@ -1,0 +1,34 @@
+"""What the interactions need from the layers beside them, as small protocols.
+
+The service layer is wired with concrete implementations in `fhir_server.bootstrap`; tests may wire
+others. Keeping them as protocols lets `services` stay free of search internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhir_server.errors import Issue
+
+__all__ = ["Validator", "Indexer", "Matcher", "IndexRows"]
+
+IndexRows = Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+class Validator(Protocol):
+    def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        """Every problem found in the resource (errors and warnings); [] when valid."""
+
+
+class Indexer(Protocol):
+    def __call__(self, resource: dict[str, Any]) -> IndexRows:
+        """The search index rows of the resource, per index kind (string, token, date...)."""
+
+
+class Matcher(Protocol):
+    async def __call__(self, conn: AsyncConnection, res_type: str,
+                       criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
+        """(pk, id) of current resources of `res_type` matching the search criteria."""

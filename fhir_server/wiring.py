@@ -1,0 +1,48 @@
+"""Adapters that plug the FHIR knowledge (`resources`) and the search engine into the service layer's ports."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from conformance import SearchParamSupport
+from fhir_server.errors import Issue
+from fhir_server.search import SearchRegistry, extract
+from fhir_server.search.sql.matcher import SearchMatcher
+from fhir_server.services.ports import Indexer, IndexRows, Matcher, Validator
+from resources import validate
+
+__all__ = ["search_registry", "build_validator", "build_indexer", "build_matcher", "search_support"]
+
+
+@cache
+def search_registry() -> SearchRegistry:
+    """The registry of the official R4 search parameters, built once per process."""
+    return SearchRegistry.from_definitions()
+
+
+def build_validator() -> Validator:
+    def validator(resource: dict[str, Any]) -> list[Issue]:
+        return [Issue(code=i.code, diagnostics=i.diagnostics, severity=i.severity,
+                      expression=(i.expression,) if i.expression else ())
+                for i in validate(resource)]
+
+    return validator
+
+
+def build_indexer(registry: SearchRegistry | None = None) -> Indexer:
+    registry = registry or search_registry()
+
+    def indexer(resource: dict[str, Any]) -> IndexRows:
+        return extract(registry, resource)
+
+    return indexer
+
+
+def build_matcher(registry: SearchRegistry | None = None) -> Matcher:
+    return SearchMatcher(registry or search_registry())
+
+
+def search_support() -> tuple[dict[str, list[SearchParamSupport]], list[SearchParamSupport]]:
+    """Search parameters to claim in the CapabilityStatement: none until search is served over HTTP."""
+    return {}, []
