@@ -20,6 +20,7 @@ from fhir_server.db import migrate
 from fhir_server.db.engine import create_engine
 from fhir_server.services import HistoryService, ResourceService, Services
 from fhir_server.storage.crypto import Keyring
+from fhir_server.storage.driver import create_pg_pool
 from fhir_server.storage.keys import open_keyring, verify_keyring
 from fhir_server.storage.repository import ResourceStore
 from fhir_server.wiring import build_indexer, build_matcher, build_validator, search_support
@@ -51,6 +52,8 @@ class Runtime:
     services: Services
 
     async def close(self) -> None:
+        if self.store.pg_pool is not None:
+            await self.store.pg_pool.close()
         await self.engine.dispose()
 
 
@@ -86,14 +89,17 @@ def _capability_statement(settings: Settings) -> bytes:
 
 async def start_runtime(settings: Settings) -> Runtime:
     await prepare_database(settings)
-    engine = create_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    # on PostgreSQL the SQLAlchemy pool serves only administrative paths; units of work use the asyncpg pool
+    engine = create_engine(settings.sqlalchemy_url,
+                           pool_size=settings.database_pool_size if settings.is_sqlite else 2)
     try:
         keyring = await open_keyring(settings, engine)
         await verify_keyring(engine, keyring)
     except Exception:
         await engine.dispose()
         raise
-    store = ResourceStore(engine, keyring)
+    pg_pool = None if settings.is_sqlite else await create_pg_pool(settings.driver_dsn, size=settings.database_pool_size)
+    store = ResourceStore(engine, keyring, pg_pool=pg_pool)
     resources = ResourceService(store=store, validator=build_validator(), indexer=build_indexer(),
                                 matcher=build_matcher())
     services = Services(

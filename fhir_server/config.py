@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         return url
 
     @property
+    def driver_dsn(self) -> str:
+        """The PostgreSQL URL as asyncpg takes it (no SQLAlchemy driver suffix)."""
+        return "postgresql://" + self.sqlalchemy_url.split("://", 1)[1]
+
+    @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
 

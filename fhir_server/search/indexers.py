@@ -34,6 +34,11 @@ _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", 
 _UCUM_CURRENCY = "urn:iso:std:iso:4217"
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _texts(value: Any, keys: Iterable[str]) -> Iterator[str]:
     for key in keys:
         part = value.get(key)
@@ -111,7 +116,7 @@ def index_token(values: list[Typed]) -> Indexed:
 
 def _identifier_tokens(identifier: dict[str, Any], suffix: str) -> Indexed:
     id_value = identifier.get("value")
-    id_type = identifier.get("type") if isinstance(identifier.get("type"), dict) else {}
+    id_type = _object(identifier.get("type"))
     if isinstance(id_value, str) or identifier.get("system"):
         yield "token", suffix, _token(identifier.get("system"), id_value, id_type.get("text"))
     if not suffix and isinstance(id_value, str):
@@ -163,8 +168,7 @@ def _number(value: Any) -> tuple[float, float, float] | None:
 
 def _range_bounds(value: dict[str, Any]) -> tuple[float, float, float, dict[str, Any]] | None:
     """(point, low, high, unit source) of a Range; the point is its low end (else its high end)."""
-    low_q = value.get("low") if isinstance(value.get("low"), dict) else {}
-    high_q = value.get("high") if isinstance(value.get("high"), dict) else {}
+    low_q, high_q = _object(value.get("low")), _object(value.get("high"))
     low, high = _number(low_q.get("value")), _number(high_q.get("value"))
     if low is not None:
         return low[0], low[0], high[0] if high else MAX_NUMBER, low_q

@@ -136,6 +136,15 @@ def _parse_name(registry: SearchRegistry, resource_type: str, text: str, value: 
     return Predicate(param, modifier or None, parse_values(name, param.type, modifier or None, value))
 
 
+def _has_values(node: Node) -> bool:
+    """False when the leaf values were all empty (`name=,`): the parameter is then ignored."""
+    if isinstance(node, Predicate):
+        return bool(node.values)
+    if isinstance(node, Chain):
+        return all(_has_values(inner) for _, inner in node.targets)
+    return _has_values(node.inner)
+
+
 def parse_query(registry: SearchRegistry, resource_type: str, pairs: Iterable[tuple[str, str]], *,
                 lenient: bool = False) -> ParsedQuery:
     """Parse URL query pairs (already percent-decoded) for a search on `resource_type`."""
@@ -157,7 +166,7 @@ def parse_query(registry: SearchRegistry, resource_type: str, pairs: Iterable[tu
                 raise
             ignored.append(name)
             continue
-        if not isinstance(node, Predicate) or node.values:
+        if _has_values(node):
             criteria.append(node)
     result, result_ignored = parse_result_params(registry, resource_type, result_pairs, lenient=lenient)
     return ParsedQuery(resource_type, tuple(criteria), result, tuple(ignored + result_ignored))

@@ -108,4 +108,12 @@ def _with(result: ResultParams, registry: SearchRegistry, resource_type: str, ba
         return replace(result, pretty=value == "true")
     if base == "_containedType":
         return replace(result, contained_type=value)
-    return replace(result, **{base.removeprefix("_"): value})
+    if base == "_summary":
+        return replace(result, summary=value)
+    if base == "_total":
+        return replace(result, total=value)
+    if base == "_contained":
+        return replace(result, contained=value)
+    if base == "_format":
+        return replace(result, format=value)
+    return replace(result, cursor=value)

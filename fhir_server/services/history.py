@@ -54,10 +54,10 @@ class HistoryService:
             before=self._position(request.page),
             limit=count + 1,
         )
-        async with self.store.read() as conn:
-            if request.res_id is not None and await self.store.current(conn, request.res_type or "", request.res_id) is None:
+        async with self.store.read() as tx:
+            if request.res_id is not None and await self.store.current(tx, request.res_type or "", request.res_id) is None:
                 raise NotFound(f"{request.res_type}/{request.res_id} is not known")
-            rows = await self.store.history(conn, query)
+            rows = await self.store.history(tx, query)
         page, more = rows[:count], len(rows) > count
         links = [{"relation": "self", "url": self._link(ctx, request, count, request.page)}]
         if more:

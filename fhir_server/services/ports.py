@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from fhir_server.errors import Issue
+from fhir_server.storage.repository import Tx
 
 __all__ = ["Validator", "Indexer", "Matcher", "IndexRows"]
 
@@ -29,6 +28,6 @@ class Indexer(Protocol):
 
 
 class Matcher(Protocol):
-    async def __call__(self, conn: AsyncConnection, res_type: str,
+    async def __call__(self, tx: Tx, res_type: str,
                        criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
         """(pk, id) of current resources of `res_type` matching the search criteria."""

@@ -11,9 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import (
@@ -28,7 +26,7 @@ from fhir_server.services.patch import apply_patch
 from fhir_server.services.ports import Indexer, Matcher, Validator
 from fhir_server.services.preparation import check_id, check_shape, check_valid, stamp
 from fhir_server.storage.instants import now_micros
-from fhir_server.storage.repository import ConcurrentWrite, CurrentRow, ResourceStore
+from fhir_server.storage.repository import ConcurrentWrite, CurrentRow, ResourceStore, Tx
 from resources import fhir_json, is_resource_type
 
 __all__ = ["ResourceService"]
@@ -65,8 +63,7 @@ class ResourceService:
 
     async def read(self, ctx: RequestContext, res_type: str, res_id: str) -> ResourceVersion:
         require_type(res_type)
-        async with self.store.read() as conn:
-            row = await self.store.current(conn, res_type, res_id)
+        row = await self.store.read_current(res_type, res_id)
         if row is None:
             raise NotFound(f"{res_type}/{res_id} is not known")
         if row.deleted:
@@ -77,8 +74,7 @@ class ResourceService:
         require_type(res_type)
         if not version_id.isdigit():
             raise NotFound(f"{res_type}/{res_id} has no version '{version_id}'")
-        async with self.store.read() as conn:
-            row = await self.store.version(conn, res_type, res_id, int(version_id))
+        row = await self.store.version(res_type, res_id, int(version_id))
         if row is None:
             raise NotFound(f"{res_type}/{res_id} has no version {version_id}")
         if row.deleted:
@@ -97,21 +93,21 @@ class ResourceService:
         rows = self.indexer(stamped)
 
         async def attempt() -> WriteResult:
-            async with self.store.write() as conn:
+            async with self.store.write() as tx:
                 if if_none_exist:
-                    await self._serialize_on(conn, res_type, if_none_exist)
-                    matches = await self.matcher(conn, res_type, if_none_exist)
+                    await self._serialize_on(tx, res_type, if_none_exist)
+                    matches = await self.matcher(tx, res_type, if_none_exist)
                     if len(matches) > 1:
                         raise MultipleMatches(
                             f"If-None-Exist matched {len(matches)} {res_type} resources; the criteria are not selective enough")
                     if matches:
-                        existing = await self.store.current(conn, res_type, matches[0][1])
+                        existing = await self.store.current(tx, res_type, matches[0][1])
                         assert existing is not None
                         return WriteResult(_version(existing), created=False, changed=False, issues=issues)
-                pk, _ = await self.store.insert(conn, res_type=res_type, res_id=res_id, body=body,
+                pk = await self.store.insert(tx, res_type=res_type, res_id=res_id, body=body,
                                                 last_updated=last_updated, method="POST")
-                await self.store.write_index(conn, pk, res_type, rows, replace=False)
-                await self.store.record_change(conn, res_type=res_type, res_id=res_id, version_id=1,
+                await self.store.write_index(tx, pk, res_type, rows, replace=False)
+                await self.store.record_change(tx, res_type=res_type, res_id=res_id, version_id=1,
                                                action="create", at=last_updated)
             return WriteResult(ResourceVersion(res_type, res_id, 1, last_updated, False, body),
                                created=True, issues=issues)
@@ -134,32 +130,32 @@ class ResourceService:
         return await self._with_retries(lambda: self._update_once(res_type, res_id, resource, if_match, issues))
 
     async def _update_once(self, res_type: str, res_id: str, resource: dict[str, Any], if_match: int | None,
-                           issues: list[Any], conn: AsyncConnection | None = None) -> WriteResult:
-        if conn is None:
+                           issues: list[Any], tx: Tx | None = None) -> WriteResult:
+        if tx is None:
             async with self.store.write() as own:
                 return await self._update_once(res_type, res_id, resource, if_match, issues, own)
-        current = await self.store.current(conn, res_type, res_id, for_update=True)
+        current = await self.store.current(tx, res_type, res_id, for_update=True)
         if current is None:
             if if_match is not None:
                 raise PreconditionFailed(f"{res_type}/{res_id} does not exist, so If-Match cannot hold")
             (body, last_updated), stamped = self._stamp(resource, res_id, 1)
-            pk, _ = await self.store.insert(conn, res_type=res_type, res_id=res_id, body=body,
+            pk = await self.store.insert(tx, res_type=res_type, res_id=res_id, body=body,
                                             last_updated=last_updated, method="PUT")
-            await self.store.write_index(conn, pk, res_type, self.indexer(stamped), replace=False)
-            await self.store.record_change(conn, res_type=res_type, res_id=res_id, version_id=1,
+            await self.store.write_index(tx, pk, res_type, self.indexer(stamped), replace=False)
+            await self.store.record_change(tx, res_type=res_type, res_id=res_id, version_id=1,
                                            action="create", at=last_updated)
             return WriteResult(ResourceVersion(res_type, res_id, 1, last_updated, False, body), created=True,
                                issues=issues)
         self._check_if_match(current, if_match)
-        return await self._write_next(conn, current, resource, "PUT", issues, created=current.deleted)
+        return await self._write_next(tx, current, resource, "PUT", issues, created=current.deleted)
 
-    async def _write_next(self, conn: AsyncConnection, current: CurrentRow, resource: dict[str, Any], method: str,
+    async def _write_next(self, tx: Tx, current: CurrentRow, resource: dict[str, Any], method: str,
                           issues: list[Any], *, created: bool = False) -> WriteResult:
         version_id = current.version_id + 1
         (body, last_updated), stamped = self._stamp(resource, current.res_id, version_id)
-        await self.store.replace(conn, current, body=body, last_updated=last_updated, method=method)
-        await self.store.write_index(conn, current.pk, current.res_type, self.indexer(stamped), replace=True)
-        await self.store.record_change(conn, res_type=current.res_type, res_id=current.res_id,
+        await self.store.replace(tx, current, body=body, last_updated=last_updated, method=method)
+        await self.store.write_index(tx, current.pk, current.res_type, self.indexer(stamped), replace=True)
+        await self.store.record_change(tx, res_type=current.res_type, res_id=current.res_id,
                                        version_id=version_id, action="update", at=last_updated)
         return WriteResult(ResourceVersion(current.res_type, current.res_id, version_id, last_updated, False, body),
                            created=created, issues=issues)
@@ -173,19 +169,19 @@ class ResourceService:
         body_id = resource.get("id")
 
         async def attempt() -> WriteResult:
-            async with self.store.write() as conn:
-                await self._serialize_on(conn, res_type, criteria)
-                matches = await self.matcher(conn, res_type, criteria)
+            async with self.store.write() as tx:
+                await self._serialize_on(tx, res_type, criteria)
+                matches = await self.matcher(tx, res_type, criteria)
                 if len(matches) > 1:
                     raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
                                           "a conditional update needs at most one")
                 if not matches:
                     target_id = check_id(body_id) if body_id is not None else str(uuid.uuid4())
-                    return await self._update_once(res_type, target_id, resource, if_match, issues, conn)
+                    return await self._update_once(res_type, target_id, resource, if_match, issues, tx)
                 match_id = matches[0][1]
                 if body_id is not None and body_id != match_id:
                     raise BadRequest(f"the resource id '{body_id}' differs from the matching {res_type}/{match_id}")
-                return await self._update_once(res_type, match_id, resource, if_match, issues, conn)
+                return await self._update_once(res_type, match_id, resource, if_match, issues, tx)
 
         return await self._with_retries(attempt)
 
@@ -196,8 +192,8 @@ class ResourceService:
         require_type(res_type)
 
         async def attempt() -> WriteResult:
-            async with self.store.write() as conn:
-                return await self._patch_in(conn, res_type, res_id, patch, content_type, if_match)
+            async with self.store.write() as tx:
+                return await self._patch_in(tx, res_type, res_id, patch, content_type, if_match)
 
         return await self._with_retries(attempt)
 
@@ -206,20 +202,20 @@ class ResourceService:
         require_type(res_type)
 
         async def attempt() -> WriteResult:
-            async with self.store.write() as conn:
-                matches = await self.matcher(conn, res_type, criteria)
+            async with self.store.write() as tx:
+                matches = await self.matcher(tx, res_type, criteria)
                 if not matches:
                     raise NotFound(f"no {res_type} matches the criteria of the conditional patch")
                 if len(matches) > 1:
                     raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
                                           "a conditional patch needs exactly one")
-                return await self._patch_in(conn, res_type, matches[0][1], patch, content_type, if_match)
+                return await self._patch_in(tx, res_type, matches[0][1], patch, content_type, if_match)
 
         return await self._with_retries(attempt)
 
-    async def _patch_in(self, conn: AsyncConnection, res_type: str, res_id: str, patch: Any, content_type: str,
+    async def _patch_in(self, tx: Tx, res_type: str, res_id: str, patch: Any, content_type: str,
                         if_match: int | None) -> WriteResult:
-        current = await self.store.current(conn, res_type, res_id, for_update=True)
+        current = await self.store.current(tx, res_type, res_id, for_update=True)
         if current is None:
             raise NotFound(f"{res_type}/{res_id} is not known")
         if current.deleted:
@@ -230,7 +226,7 @@ class ResourceService:
         if patched.get("resourceType") != res_type or patched.get("id") != res_id:
             raise BadRequest("a patch may not change the resourceType or id of a resource", code="processing")
         issues = check_valid(self.validator, patched)
-        return await self._write_next(conn, current, patched, "PATCH", issues)
+        return await self._write_next(tx, current, patched, "PATCH", issues)
 
     # -- delete --------------------------------------------------------------------------------
 
@@ -239,14 +235,14 @@ class ResourceService:
         require_type(res_type)
 
         async def attempt() -> WriteResult:
-            async with self.store.write() as conn:
-                current = await self.store.current(conn, res_type, res_id, for_update=True)
+            async with self.store.write() as tx:
+                current = await self.store.current(tx, res_type, res_id, for_update=True)
                 if current is None or current.deleted:
                     if if_match is not None:
                         raise PreconditionFailed(f"{res_type}/{res_id} does not exist, so If-Match cannot hold")
                     return WriteResult(None, changed=False)
                 self._check_if_match(current, if_match)
-                return await self._delete_row(conn, current)
+                return await self._delete_row(tx, current)
 
         return await self._with_retries(attempt)
 
@@ -257,26 +253,26 @@ class ResourceService:
             raise BadRequest("a conditional delete needs search criteria")
 
         async def attempt() -> list[WriteResult]:
-            async with self.store.write() as conn:
-                matches = await self.matcher(conn, res_type, criteria)
+            async with self.store.write() as tx:
+                matches = await self.matcher(tx, res_type, criteria)
                 if len(matches) > self.max_conditional_deletes:
                     raise MultipleMatches(
                         f"the criteria matched {len(matches)} {res_type} resources, more than the "
                         f"{self.max_conditional_deletes} one conditional delete may remove")
                 results = []
                 for _, match_id in matches:
-                    current = await self.store.current(conn, res_type, match_id, for_update=True)
+                    current = await self.store.current(tx, res_type, match_id, for_update=True)
                     if current is not None and not current.deleted:
-                        results.append(await self._delete_row(conn, current))
+                        results.append(await self._delete_row(tx, current))
                 return results
 
         return await self._with_retries(attempt)
 
-    async def _delete_row(self, conn: AsyncConnection, current: CurrentRow) -> WriteResult:
+    async def _delete_row(self, tx: Tx, current: CurrentRow) -> WriteResult:
         last_updated = now_micros()
-        version_id, _ = await self.store.replace(conn, current, body=None, last_updated=last_updated, method="DELETE")
-        await self.store.write_index(conn, current.pk, current.res_type, {}, replace=True)
-        await self.store.record_change(conn, res_type=current.res_type, res_id=current.res_id,
+        version_id = await self.store.replace(tx, current, body=None, last_updated=last_updated, method="DELETE")
+        await self.store.write_index(tx, current.pk, current.res_type, {}, replace=True)
+        await self.store.record_change(tx, res_type=current.res_type, res_id=current.res_id,
                                        version_id=version_id, action="delete", at=last_updated)
         return WriteResult(ResourceVersion(current.res_type, current.res_id, version_id, last_updated, True, None))
 
@@ -296,7 +292,7 @@ class ResourceService:
                 f"but the current version is {current.version_id}"
             )
 
-    async def _serialize_on(self, conn: AsyncConnection, res_type: str, criteria: Criteria) -> None:
+    async def _serialize_on(self, tx: Tx, res_type: str, criteria: Criteria) -> None:
         """Make concurrent conditional writes with the same criteria take turns (PostgreSQL).
 
         Without this two transactions could both see no match and both create. SQLite needs nothing:
@@ -305,7 +301,7 @@ class ResourceService:
         if self.store.is_sqlite:
             return
         key = res_type + "?" + "&".join(f"{name}={value}" for name, value in sorted(criteria))
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+        await tx.db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
     @staticmethod
     async def _with_retries(attempt: Callable[[], Awaitable[T]]) -> T:

@@ -12,14 +12,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fhir_server.db.engine import SQLITE_WRITE
-from fhir_server.db.tables import SEARCH_INDEX_TABLES, outbox, resource_versions, resources
+from fhir_server.db.tables import SEARCH_INDEX_TABLES, resource_versions, resources
 from fhir_server.storage.crypto import Keyring, associated_data
+from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite, Driver, compile_for, driver_for
 
-__all__ = ["ResourceStore", "CurrentRow", "VersionRow", "HistoryQuery"]
+__all__ = ["ResourceStore", "Tx", "CurrentRow", "VersionRow", "HistoryQuery", "ConcurrentWrite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +65,93 @@ class HistoryQuery:
     limit: int = 20
 
 
+@dataclass(frozen=True, slots=True)
+class Tx:
+    """One unit of work on one connection: `db` runs SQL text, `select` runs a SQLAlchemy statement
+    (a search query) inside the same transaction."""
+
+    db: Driver
+    dialect: Any
+
+    async def select(self, statement: Any) -> list[dict[str, Any]]:
+        sql, params = compile_for(statement, self.dialect)
+        names = [column.key for column in statement.selected_columns]
+        return [dict(zip(names, row, strict=True)) for row in await self.db.fetch(sql, *params)]
+
+
+_CURRENT = "SELECT pk, version_id, last_updated, deleted, body FROM resources WHERE res_type = $1 AND res_id = $2"
+_VERSION = ("SELECT pk, resource_pk, last_updated, deleted, method, body FROM resource_versions "
+            "WHERE res_type = $1 AND res_id = $2 AND version_id = $3")
+_INSERT_RESOURCE = ("INSERT INTO resources (res_type, res_id, version_id, last_updated, deleted, body) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk")
+_INSERT_VERSION = ("INSERT INTO resource_versions (resource_pk, res_type, res_id, version_id, last_updated, deleted, "
+                   "method, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+_UPDATE_RESOURCE = ("UPDATE resources SET version_id = $1, last_updated = $2, deleted = $3, body = $4 "
+                    "WHERE pk = $5 AND version_id = $6 RETURNING pk")
+_INSERT_CHANGE = "INSERT INTO outbox (created_at, res_type, res_id, version_id, action) VALUES ($1, $2, $3, $4, $5)"
+# PostgreSQL clears every index table of a resource in one round trip
+_DELETE_INDEX_PG = "WITH " + ", ".join(
+    f"d{i} AS (DELETE FROM {t.name} WHERE resource_pk = $1)" for i, t in enumerate(list(SEARCH_INDEX_TABLES.values())[1:])
+) + f" DELETE FROM {list(SEARCH_INDEX_TABLES.values())[0].name} WHERE resource_pk = $1"
+_DELETE_INDEX_ONE = {kind: f"DELETE FROM {t.name} WHERE resource_pk = $1" for kind, t in SEARCH_INDEX_TABLES.items()}
+_INDEX_COLUMNS = {kind: tuple(c.name for c in t.columns if c.name not in ("pk", "resource_pk", "res_type"))
+                  for kind, t in SEARCH_INDEX_TABLES.items()}
+_INSERT_INDEX = {
+    kind: f"INSERT INTO {t.name} (resource_pk, res_type, {', '.join(_INDEX_COLUMNS[kind])}) VALUES ("
+          + ", ".join(f"${n}" for n in range(1, len(_INDEX_COLUMNS[kind]) + 3)) + ")"
+    for kind, t in SEARCH_INDEX_TABLES.items()
+}
+
+
 class ResourceStore:
-    def __init__(self, engine: AsyncEngine, keyring: Keyring) -> None:
+    def __init__(self, engine: AsyncEngine, keyring: Keyring, *, pg_pool: Any = None) -> None:
+        """`engine` for SQLite (and the administrative paths); on PostgreSQL every unit of work runs
+        on `pg_pool`, an asyncpg pool (see `driver.create_pg_pool`)."""
         self.engine = engine
         self.keyring = keyring
-        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.dialect = engine.dialect.name
+        self.is_sqlite = self.dialect == "sqlite"
+        if not self.is_sqlite and pg_pool is None:
+            raise ValueError("a PostgreSQL resource store needs its asyncpg pool")
+        self.pg_pool = pg_pool
 
     # -- units of work -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self) -> AsyncIterator[Tx]:
         """One write transaction: commits when the block ends, rolls back if it raises."""
-        async with self.engine.connect() as conn:
-            if self.is_sqlite:
+        if self.is_sqlite:
+            async with self.engine.connect() as conn:
                 await conn.execution_options(**SQLITE_WRITE)
-            async with conn.begin():
-                yield conn
+                async with conn.begin():
+                    yield Tx(driver_for(self.dialect, await self._raw(conn)), self.engine.dialect)
+            return
+        async with self.pg_pool.acquire() as raw, raw.transaction():
+            yield Tx(AsyncpgDriver(raw), self.engine.dialect)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self) -> AsyncIterator[Tx]:
         """A read transaction: every statement in it sees one snapshot."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        if self.is_sqlite:
+            async with self.engine.connect() as conn, conn.begin():
+                yield Tx(driver_for(self.dialect, await self._raw(conn)), self.engine.dialect)
+            return
+        async with self.pg_pool.acquire() as raw, raw.transaction(isolation="repeatable_read", readonly=True):
+            yield Tx(AsyncpgDriver(raw), self.engine.dialect)
+
+    @asynccontextmanager
+    async def single(self) -> AsyncIterator[Driver]:
+        """A connection for one statement, without a transaction around it (the fastest read)."""
+        if self.is_sqlite:
+            async with self.engine.connect() as conn:
+                yield driver_for(self.dialect, await self._raw(conn))
+            return
+        async with self.pg_pool.acquire() as raw:
+            yield AsyncpgDriver(raw)
+
+    @staticmethod
+    async def _raw(conn: AsyncConnection) -> Any:
+        return (await conn.get_raw_connection()).driver_connection
 
     # -- sealing -------------------------------------------------------------------------------
 
@@ -95,48 +161,51 @@ class ResourceStore:
     def open(self, res_type: str, res_id: str, version_id: int, sealed: bytes | None) -> bytes | None:
         if sealed is None:
             return None
-        return self.keyring.open(sealed, associated_data(res_type, res_id, version_id))
+        return self.keyring.open(bytes(sealed), associated_data(res_type, res_id, version_id))
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def current(self, conn: AsyncConnection, res_type: str, res_id: str, *,
-                      for_update: bool = False) -> CurrentRow | None:
-        stmt = select(
-            resources.c.pk, resources.c.version_id, resources.c.last_updated, resources.c.deleted,
-            resources.c.body,
-        ).where(resources.c.res_type == res_type, resources.c.res_id == res_id)
-        if for_update and not self.is_sqlite:
-            stmt = stmt.with_for_update()
-        row = (await conn.execute(stmt)).first()
-        if row is None:
-            return None
-        return CurrentRow(row.pk, res_type, res_id, row.version_id, row.last_updated, row.deleted,
-                          self.open(res_type, res_id, row.version_id, row.body))
+    async def read_current(self, res_type: str, res_id: str) -> CurrentRow | None:
+        """The current row by type and id, on a connection of its own (the read interaction's path)."""
+        async with self.single() as db:
+            row = await db.fetchrow(_CURRENT, res_type, res_id)
+        return None if row is None else self._current_row(row, res_type, res_id)
 
-    async def current_by_pks(self, conn: AsyncConnection, pks: Sequence[int]) -> list[CurrentRow]:
+    async def current(self, tx: Tx, res_type: str, res_id: str, *, for_update: bool = False) -> CurrentRow | None:
+        sql = _CURRENT + " FOR UPDATE" if for_update and not self.is_sqlite else _CURRENT
+        row = await tx.db.fetchrow(sql, res_type, res_id)
+        return None if row is None else self._current_row(row, res_type, res_id)
+
+    def _current_row(self, row: Any, res_type: str, res_id: str) -> CurrentRow:
+        pk, version_id, last_updated, deleted, body = row
+        return CurrentRow(pk, res_type, res_id, version_id, last_updated, bool(deleted),
+                          self.open(res_type, res_id, version_id, body))
+
+    async def current_by_pks(self, tx: Tx, pks: Sequence[int]) -> list[CurrentRow]:
         """Current rows for the given pks, in the order given (missing pks are skipped)."""
         if not pks:
             return []
         stmt = select(resources).where(resources.c.pk.in_(list(pks)))
-        found = {row.pk: row for row in await conn.execute(stmt)}
+        found = {row["pk"]: row for row in await tx.select(stmt)}
         out = []
         for pk in pks:
             row = found.get(pk)
             if row is not None:
-                out.append(CurrentRow(row.pk, row.res_type, row.res_id, row.version_id, row.last_updated,
-                                      row.deleted, self.open(row.res_type, row.res_id, row.version_id, row.body)))
+                out.append(CurrentRow(row["pk"], row["res_type"], row["res_id"], row["version_id"],
+                                      row["last_updated"], bool(row["deleted"]),
+                                      self.open(row["res_type"], row["res_id"], row["version_id"], row["body"])))
         return out
 
-    async def version(self, conn: AsyncConnection, res_type: str, res_id: str, version_id: int) -> VersionRow | None:
-        stmt = select(resource_versions).where(
-            resource_versions.c.res_type == res_type,
-            resource_versions.c.res_id == res_id,
-            resource_versions.c.version_id == version_id,
-        )
-        row = (await conn.execute(stmt)).first()
-        return None if row is None else self._version_row(row)
+    async def version(self, res_type: str, res_id: str, version_id: int) -> VersionRow | None:
+        async with self.single() as db:
+            row = await db.fetchrow(_VERSION, res_type, res_id, version_id)
+        if row is None:
+            return None
+        pk, resource_pk, last_updated, deleted, method, body = row
+        return VersionRow(pk, resource_pk, res_type, res_id, version_id, last_updated, bool(deleted), method,
+                          self.open(res_type, res_id, version_id, body))
 
-    async def history(self, conn: AsyncConnection, query: HistoryQuery) -> list[VersionRow]:
+    async def history(self, tx: Tx, query: HistoryQuery) -> list[VersionRow]:
         v = resource_versions
         stmt = select(v)
         if query.res_type is not None:
@@ -159,29 +228,26 @@ class ResourceStore:
             stmt = stmt.where(or_(v.c.last_updated < last_updated,
                                   and_(v.c.last_updated == last_updated, v.c.pk < pk)))
         stmt = stmt.order_by(v.c.last_updated.desc(), v.c.pk.desc()).limit(query.limit)
-        return [self._version_row(row) for row in await conn.execute(stmt)]
+        return [self._version_row(row) for row in await tx.select(stmt)]
 
-    def _version_row(self, row: Any) -> VersionRow:
-        return VersionRow(row.pk, row.resource_pk, row.res_type, row.res_id, row.version_id, row.last_updated,
-                          row.deleted, row.method, self.open(row.res_type, row.res_id, row.version_id, row.body))
+    def _version_row(self, row: dict[str, Any]) -> VersionRow:
+        return VersionRow(row["pk"], row["resource_pk"], row["res_type"], row["res_id"], row["version_id"],
+                          row["last_updated"], bool(row["deleted"]), row["method"],
+                          self.open(row["res_type"], row["res_id"], row["version_id"], row["body"]))
 
     # -- writes --------------------------------------------------------------------------------
 
-    async def insert(self, conn: AsyncConnection, *, res_type: str, res_id: str, body: bytes,
-                     last_updated: int, method: str) -> tuple[int, int]:
-        """A new logical resource at version 1; returns (resource pk, version pk)."""
+    async def insert(self, tx: Tx, *, res_type: str, res_id: str, body: bytes, last_updated: int,
+                     method: str) -> int:
+        """A new logical resource at version 1; returns its pk."""
         sealed = self.seal(res_type, res_id, 1, body)
-        pk = (await conn.execute(
-            insert(resources).returning(resources.c.pk),
-            {"res_type": res_type, "res_id": res_id, "version_id": 1, "last_updated": last_updated,
-             "deleted": False, "body": sealed},
-        )).scalar_one()
-        version_pk = await self._insert_version(conn, pk, res_type, res_id, 1, last_updated, False, method, sealed)
-        return pk, version_pk
+        pk = await tx.db.fetchval(_INSERT_RESOURCE, res_type, res_id, 1, last_updated, False, sealed)
+        await tx.db.execute(_INSERT_VERSION, pk, res_type, res_id, 1, last_updated, False, method, sealed)
+        return pk
 
-    async def replace(self, conn: AsyncConnection, current: CurrentRow, *, body: bytes | None,
-                      last_updated: int, method: str) -> tuple[int, int]:
-        """Write the next version of `current` (body None: a deletion); returns (version id, version pk).
+    async def replace(self, tx: Tx, current: CurrentRow, *, body: bytes | None, last_updated: int,
+                      method: str) -> int:
+        """Write the next version of `current` (body None: a deletion); returns the new version id.
 
         The row is matched on its version too: if a concurrent writer got there first the update
         matches nothing and the caller's transaction fails instead of losing that write.
@@ -189,45 +255,29 @@ class ResourceStore:
         version_id = current.version_id + 1
         deleted = body is None
         sealed = None if body is None else self.seal(current.res_type, current.res_id, version_id, body)
-        result = await conn.execute(
-            update(resources)
-            .where(resources.c.pk == current.pk, resources.c.version_id == current.version_id)
-            .values(version_id=version_id, last_updated=last_updated, deleted=deleted, body=sealed)
-        )
-        if result.rowcount != 1:
+        updated = await tx.db.fetchval(_UPDATE_RESOURCE, version_id, last_updated, deleted, sealed, current.pk,
+                                       current.version_id)
+        if updated is None:
             raise ConcurrentWrite(f"{current.res_type}/{current.res_id} changed while it was being written")
-        version_pk = await self._insert_version(conn, current.pk, current.res_type, current.res_id, version_id,
-                                                last_updated, deleted, method, sealed)
-        return version_id, version_pk
+        await tx.db.execute(_INSERT_VERSION, current.pk, current.res_type, current.res_id, version_id, last_updated,
+                            deleted, method, sealed)
+        return version_id
 
-    async def _insert_version(self, conn: AsyncConnection, resource_pk: int, res_type: str, res_id: str,
-                              version_id: int, last_updated: int, deleted: bool, method: str,
-                              sealed: bytes | None) -> int:
-        return (await conn.execute(
-            insert(resource_versions).returning(resource_versions.c.pk),
-            {"resource_pk": resource_pk, "res_type": res_type, "res_id": res_id, "version_id": version_id,
-             "last_updated": last_updated, "deleted": deleted, "method": method, "body": sealed},
-        )).scalar_one()
-
-    async def write_index(self, conn: AsyncConnection, resource_pk: int, res_type: str,
+    async def write_index(self, tx: Tx, resource_pk: int, res_type: str,
                           rows: Mapping[str, Sequence[Mapping[str, Any]]], *, replace: bool) -> None:
         """Replace the resource's search index rows (all tables) with `rows` (kind -> row values)."""
         if replace:
-            for table in SEARCH_INDEX_TABLES.values():
-                await conn.execute(delete(table).where(table.c.resource_pk == resource_pk))
+            if self.is_sqlite:
+                for sql in _DELETE_INDEX_ONE.values():
+                    await tx.db.execute(sql, resource_pk)
+            else:
+                await tx.db.execute(_DELETE_INDEX_PG, resource_pk)
         for kind, kind_rows in rows.items():
             if kind_rows:
-                table = SEARCH_INDEX_TABLES[kind]
-                await conn.execute(
-                    insert(table),
-                    [{**row, "resource_pk": resource_pk, "res_type": res_type} for row in kind_rows],
-                )
+                columns = _INDEX_COLUMNS[kind]
+                await tx.db.executemany(_INSERT_INDEX[kind], [
+                    (resource_pk, res_type, *(row.get(c) for c in columns)) for row in kind_rows])
 
-    async def record_change(self, conn: AsyncConnection, *, res_type: str, res_id: str, version_id: int,
-                            action: str, at: int) -> None:
-        await conn.execute(insert(outbox), {"created_at": at, "res_type": res_type, "res_id": res_id,
-                                            "version_id": version_id, "action": action})
-
-
-class ConcurrentWrite(Exception):
-    """Another transaction wrote the same resource first; the unit of work should retry or refuse."""
+    async def record_change(self, tx: Tx, *, res_type: str, res_id: str, version_id: int, action: str,
+                            at: int) -> None:
+        await tx.db.execute(_INSERT_CHANGE, at, res_type, res_id, version_id, action)

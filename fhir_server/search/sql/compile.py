@@ -13,6 +13,8 @@ fresh aliases. https://hl7.org/fhir/R4/search.html#chaining
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, or_, select
 
 from fhir_server.db.tables import resources, search_reference
@@ -93,7 +95,7 @@ def criterion(node: Node, resource: FromClause, resource_type: str, now: int | N
     return _has(node, resource, resource_type, now)
 
 
-def compile_query(query: ParsedQuery, *, now: int | None = None) -> Select[tuple[int]]:
+def compile_query(query: ParsedQuery, *, now: int | None = None) -> Select[Any]:
     """`SELECT pk` of the current, not deleted resources matching every criterion (unordered).
 
     `now` (epoch microseconds) anchors the `ap` date prefix; the clock by default.
@@ -105,6 +107,6 @@ def compile_query(query: ParsedQuery, *, now: int | None = None) -> Select[tuple
     )
 
 
-def compile_total(query: ParsedQuery, *, now: int | None = None) -> Select[tuple[int]]:
+def compile_total(query: ParsedQuery, *, now: int | None = None) -> Select[Any]:
     """`SELECT count(*)` of the matches, for `_total=accurate` and `_summary=count`."""
     return select(func.count()).select_from(compile_query(query, now=now).subquery())

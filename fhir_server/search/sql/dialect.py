@@ -35,7 +35,7 @@ class binary(FunctionElement[str]):  # noqa: N801 - reads like the SQL it stands
 
 @compiles(binary)
 def _binary_default(element: binary, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clauses.clauses[0], **kw)
+    return str(compiler.process(element.clauses.clauses[0], **kw))
 
 
 @compiles(binary, "postgresql")

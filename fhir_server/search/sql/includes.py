@@ -6,6 +6,7 @@ the Bundle as `include` entries; `:iterate` is the caller's loop over the pks th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Select, and_, false, select
 
@@ -15,7 +16,7 @@ from fhir_server.search.query import Include
 __all__ = ["compile_include", "compile_revinclude"]
 
 
-def compile_include(include: Include, pks: Sequence[int]) -> Select[tuple[int]]:
+def compile_include(include: Include, pks: Sequence[int]) -> Select[Any]:
     """Resources the `pks` (of `include.source_type`) refer to through `include.param`."""
     reference = search_reference.alias()
     target = resources.alias()
@@ -33,7 +34,7 @@ def compile_include(include: Include, pks: Sequence[int]) -> Select[tuple[int]]:
     return statement
 
 
-def compile_revinclude(include: Include, pks: Sequence[int]) -> Select[tuple[int]]:
+def compile_revinclude(include: Include, pks: Sequence[int]) -> Select[Any]:
     """Resources of `include.source_type` referring to any of the `pks` through `include.param`."""
     reference = search_reference.alias()
     source = resources.alias()

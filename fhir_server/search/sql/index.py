@@ -8,6 +8,7 @@ can answer it from the `(res_type, param, value...)` indexes before touching `re
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, or_, select
 from sqlalchemy.sql.selectable import NamedFromClause
@@ -20,7 +21,7 @@ Condition = Callable[[NamedFromClause], ColumnElement[bool]]
 
 
 def index_rows(kind: str, res_type: str, param: str,
-               conditions: Sequence[Condition] = ()) -> Select[tuple[int]]:
+               conditions: Sequence[Condition] = ()) -> Select[Any]:
     """`resource_pk` of the `kind` index rows of `res_type.param` meeting any of `conditions`."""
     table = SEARCH_INDEX_TABLES[kind].alias()
     statement = select(table.c.resource_pk).where(table.c.res_type == res_type, table.c.param == param)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from fhir_server.db.tables import resources
 from fhir_server.search.params import parse_query
 from fhir_server.search.registry import SearchRegistry
 from fhir_server.search.sql.compile import compile_query
+from fhir_server.storage.repository import Tx
 
 __all__ = ["SearchMatcher"]
 
@@ -23,9 +22,8 @@ class SearchMatcher:
     def __init__(self, registry: SearchRegistry) -> None:
         self.registry = registry
 
-    async def __call__(self, conn: AsyncConnection, res_type: str,
-                       criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
+    async def __call__(self, tx: Tx, res_type: str, criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
         """(pk, id) of the current resources of `res_type` matching `criteria`, in pk order."""
         query = parse_query(self.registry, res_type, criteria)
         statement = compile_query(query).add_columns(resources.c.res_id).order_by(resources.c.pk)
-        return [(row[0], row[1]) for row in (await conn.execute(statement)).all()]
+        return [(row["pk"], row["res_id"]) for row in await tx.select(statement)]

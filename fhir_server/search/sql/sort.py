@@ -7,6 +7,8 @@ last either way. Text keys compare byte-wise on both databases (`dialect.binary`
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, FromClause, func, select
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
@@ -31,7 +33,7 @@ def is_text_key(key: SortKey) -> bool:
     return key.param.code == "_id" or key.param.type in _TEXT_TYPES and not key.param.on_resource_table
 
 
-def sort_expression(key: SortKey, resource: FromClause) -> ColumnElement[object]:
+def sort_expression(key: SortKey, resource: FromClause) -> ColumnElement[Any]:
     """The value `resource` sorts by for `key`: a column, or a scalar subquery over its index rows."""
     param = key.param
     if param.code == "_id":
@@ -39,7 +41,7 @@ def sort_expression(key: SortKey, resource: FromClause) -> ColumnElement[object]
     if param.code == "_lastUpdated":
         return resource.c.last_updated
     table = SEARCH_INDEX_TABLES[param.type].alias()
-    column = table.c[_COLUMNS[param.type][1 if key.descending else 0]]
+    column: ColumnElement[Any] = table.c[_COLUMNS[param.type][1 if key.descending else 0]]
     if param.type in _TEXT_TYPES:
         column = binary(column)
     aggregate = func.max(column) if key.descending else func.min(column)

@@ -10,8 +10,8 @@ from fhir_server.search.normalize import normalize
 from fhir_server.search.numbers import number_range, parse_number
 
 
-def micros(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp()) * 1_000_000  # type: ignore[misc]
+def micros(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 @pytest.mark.parametrize(("text", "low", "high"), [

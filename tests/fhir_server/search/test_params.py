@@ -221,6 +221,8 @@ def test_lenient_collects_unknown_and_unsupported(registry: SearchRegistry) -> N
 
 def test_empty_values_are_ignored(registry: SearchRegistry) -> None:
     assert parse(registry, "Patient", ("name", ""), ("given", ",")).criteria == ()
+    assert parse(registry, "Patient", ("general-practitioner:Practitioner.name", ","), ("_has:Observation:patient:code", ",")
+                 ).criteria == ()
 
 
 def test_result_parameters_are_kept_aside(registry: SearchRegistry) -> None:

@@ -19,16 +19,18 @@ from fhir_server.search.dates import parse_date_range
 from tests.fhir_server.search.samples import STORE
 from tests.fhir_server.search.sql.store import Store
 
-POSTGRES = os.environ.get("FHIR_TEST_POSTGRES", "postgres@127.0.0.1:5432")
+# the same variables as tests/conftest.py: an admin database URL, and whether a missing server fails
+ADMIN_URL = os.environ.get("FHIR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("FHIR_TEST_REQUIRE_POSTGRES", "") in ("1", "true", "yes")
 
 
 async def _postgres_admin() -> asyncpg.Connection:
-    user, _, host_port = POSTGRES.partition("@")
-    host, _, port = host_port.partition(":")
     try:
-        return await asyncpg.connect(user=user, host=host, port=int(port or 5432), database="test")
+        return await asyncpg.connect(ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc}")
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (FHIR_TEST_REQUIRE_POSTGRES) but not reachable: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
@@ -49,7 +51,8 @@ async def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    engine = create_async_engine(f"postgresql+asyncpg://{POSTGRES}/{name}")
+    base = ADMIN_URL.rpartition("/")[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(f"{base}/{name}")
     try:
         yield engine
     finally:

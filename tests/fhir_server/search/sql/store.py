@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +20,7 @@ class Store:
     registry: SearchRegistry
     names: dict[int, str]
 
-    async def pks(self, statement: Select[tuple[int]]) -> list[int]:
+    async def pks(self, statement: Select[Any]) -> list[int]:
         async with self.engine.connect() as conn:
             return [row[0] for row in (await conn.execute(statement)).all()]
 

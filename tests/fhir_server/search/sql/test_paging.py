@@ -16,6 +16,8 @@ from fhir_server.search import (
 )
 from fhir_server.search.dates import parse_date_range
 from fhir_server.search.query import ParsedQuery
+from fhir_server.storage.driver import driver_for
+from fhir_server.storage.repository import Tx
 from tests.fhir_server.search.sql.store import Store
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -142,9 +144,11 @@ async def test_include_and_revinclude(store: Store) -> None:
 async def test_matcher_for_conditional_writes(store: Store) -> None:
     matcher = SearchMatcher(store.registry)
     async with store.engine.connect() as conn:
-        [(pk, res_id)] = await matcher(conn, "Patient", [("identifier", "http://hospital.example/mrn|123")])
+        raw = (await conn.get_raw_connection()).driver_connection
+        tx = Tx(driver_for(store.engine.dialect.name, raw), store.engine.dialect)
+        [(pk, res_id)] = await matcher(tx, "Patient", [("identifier", "http://hospital.example/mrn|123")])
         assert res_id == "p1" and store.names[pk] == "Patient/p1"
-        assert [res_id for _, res_id in await matcher(conn, "Patient", [("address-country", "ch")])] == ["p1", "p2"]
-        assert await matcher(conn, "Patient", [("identifier", "http://hospital.example/mrn|999")]) == []
+        assert [res_id for _, res_id in await matcher(tx, "Patient", [("address-country", "ch")])] == ["p1", "p2"]
+        assert await matcher(tx, "Patient", [("identifier", "http://hospital.example/mrn|999")]) == []
         with pytest.raises(BadRequest, match="colour"):
-            await matcher(conn, "Patient", [("colour", "red")])
+            await matcher(tx, "Patient", [("colour", "red")])
