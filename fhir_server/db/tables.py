@@ -87,8 +87,9 @@ def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ..
 
 search_string = _index_table(
     "search_string",
-    # lower-cased, accents and punctuation folded: what plain `name=` matches as a prefix
-    Column("value_norm", String(255), nullable=False),
+    # lower-cased, accents and punctuation folded: what plain `name=` matches as a prefix. Byte order
+    # ("C") on PostgreSQL, so `LIKE 'x%'` can use the btree index whatever the database's collation
+    Column("value_norm", String(255, collation="C").with_variant(String(255), "sqlite"), nullable=False),
     Column("value_exact", Text, nullable=False),
     indexes=(("res_type", "param", "value_norm"),),
 )
