@@ -23,7 +23,7 @@ from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.driver import create_pg_pool
 from fhir_server.storage.keys import open_keyring, verify_keyring
 from fhir_server.storage.repository import ResourceStore
-from fhir_server.wiring import build_indexer, build_matcher, build_validator, search_support
+from fhir_server.wiring import build_indexer, build_matcher, build_validator, search_support, warm_up
 from resources import RESOURCE_TYPES
 
 __all__ = ["Runtime", "start_runtime", "prepare_database", "SOFTWARE_NAME", "software_version"]
@@ -100,8 +100,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         raise
     pg_pool = None if settings.is_sqlite else await create_pg_pool(settings.driver_dsn, size=settings.database_pool_size)
     store = ResourceStore(engine, keyring, pg_pool=pg_pool)
-    resources = ResourceService(store=store, validator=build_validator(), indexer=build_indexer(),
-                                matcher=build_matcher())
+    validator, indexer = build_validator(), build_indexer()
+    warm_up(validator, indexer)
+    resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher())
     services = Services(
         resources=resources,
         history=HistoryService(store=store, default_count=settings.default_page_size,

@@ -12,7 +12,7 @@ from fhir_server.search.sql.matcher import SearchMatcher
 from fhir_server.services.ports import Indexer, IndexRows, Matcher, Validator
 from resources import validate
 
-__all__ = ["search_registry", "build_validator", "build_indexer", "build_matcher", "search_support"]
+__all__ = ["search_registry", "build_validator", "build_indexer", "build_matcher", "search_support", "warm_up"]
 
 
 @cache
@@ -46,3 +46,11 @@ def build_matcher(registry: SearchRegistry | None = None) -> Matcher:
 def search_support() -> tuple[dict[str, list[SearchParamSupport]], list[SearchParamSupport]]:
     """Search parameters to claim in the CapabilityStatement: none until search is served over HTTP."""
     return {}, []
+
+
+def warm_up(validator: Validator, indexer: Indexer) -> None:
+    """Load the definitions and the search plans of the commonest types now, not on a first request."""
+    for res_type in ("Patient", "Observation", "Encounter", "Practitioner", "DiagnosticReport"):
+        resource = {"resourceType": res_type, "id": "warm-up"}
+        validator(resource)
+        indexer(resource)
