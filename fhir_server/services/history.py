@@ -15,9 +15,10 @@ import orjson
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, NotFound
+from fhir_server.search.dates import parse_date_range
 from fhir_server.services.paging import decode_cursor, encode_cursor
 from fhir_server.services.resources import require_type
-from fhir_server.storage.instants import now_micros, parse_range, to_instant
+from fhir_server.storage.instants import now_micros, to_instant
 from fhir_server.storage.repository import HistoryQuery, ResourceStore, VersionRow
 
 __all__ = ["HistoryService", "HistoryRequest"]
@@ -84,7 +85,7 @@ class HistoryService:
     @staticmethod
     def _instant(name: str, text: str) -> tuple[int, int]:
         try:
-            return parse_range(text)
+            return parse_date_range(text)
         except ValueError as exc:
             raise BadRequest(f"{name}: {exc}") from exc
 
