@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from fhir_server.api.deps import RequestContextFactory
 from fhir_server.api.routes import FhirRoutes
 from fhir_server.bootstrap import Runtime, start_runtime
 from fhir_server.config import Settings
@@ -43,8 +44,12 @@ def create_app(settings: Settings) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok" if "runtime" in holder else "starting"})
 
-    routes = FhirRoutes(LazyServices(), authenticate=authenticate,  # type: ignore[arg-type]
-                        max_body_bytes=settings.max_body_bytes, base_url=settings.base_url)
+    context = RequestContextFactory(authenticate, settings.base_url)
+    services = LazyServices()
+    # one module of routes per capability; Starlette tries them in this order
+    routes = [
+        *FhirRoutes(services, context=context, max_body_bytes=settings.max_body_bytes).routes(),  # type: ignore[arg-type]
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,7 +68,7 @@ def create_app(settings: Settings) -> Starlette:
     from fhir_server.api.outcomes import EXCEPTION_HANDLERS
 
     return Starlette(
-        routes=[Route("/health", health, methods=["GET"]), *routes.routes()],
+        routes=[Route("/health", health, methods=["GET"]), *routes],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

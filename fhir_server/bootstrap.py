@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
@@ -18,6 +18,7 @@ from conformance import ServerSupport, capability_statement
 from fhir_server.config import Settings
 from fhir_server.db import migrate
 from fhir_server.db.engine import create_engine
+from fhir_server.jobs import Handler, JobQueue, Worker
 from fhir_server.services import HistoryService, ResourceService, Services
 from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.driver import create_pg_pool
@@ -50,6 +51,12 @@ class Runtime:
     keyring: Keyring
     store: ResourceStore
     services: Services
+    jobs: JobQueue
+    # job kind -> handler; each capability that runs in the background registers its kinds here
+    job_handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def worker(self, *, slots: int = 2) -> Worker:
+        return Worker(self.jobs, self.job_handlers, slots=slots)
 
     async def close(self) -> None:
         if self.store.pg_pool is not None:
@@ -109,4 +116,4 @@ async def start_runtime(settings: Settings) -> Runtime:
                                max_count=settings.max_page_size),
         capability_statement=_capability_statement(settings),
     )
-    return Runtime(settings, engine, keyring, store, services)
+    return Runtime(settings, engine, keyring, store, services, JobQueue(store))

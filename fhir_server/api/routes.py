@@ -6,13 +6,14 @@ FhirErrors into responses. All FHIR behaviour lives in `fhir_server.services`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fhir_server.api.deps import RequestContextFactory
 from fhir_server.api.negotiation import (
     FHIR_JSON,
     if_modified_since,
@@ -22,7 +23,6 @@ from fhir_server.api.negotiation import (
     read_body,
 )
 from fhir_server.api.responses import fhir_response, resource_response, write_response
-from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import BadRequest, Issue, operation_outcome
 from fhir_server.services import HistoryRequest, Services
 from fhir_server.services.elements import select_elements, summarize
@@ -31,18 +31,15 @@ from resources import fhir_json
 
 __all__ = ["FhirRoutes"]
 
-Authenticate = Callable[[Request], Awaitable[Principal]]
 # parameters that shape the response, never criteria of a conditional interaction
 RESULT_PARAMETERS = frozenset({"_format", "_pretty", "_summary", "_elements"})
 
 
 class FhirRoutes:
-    def __init__(self, services: Services, *, authenticate: Authenticate, max_body_bytes: int,
-                 base_url: str = "") -> None:
+    def __init__(self, services: Services, *, context: RequestContextFactory, max_body_bytes: int) -> None:
         self.services = services
-        self.authenticate = authenticate
+        self._context = context
         self.max_body_bytes = max_body_bytes
-        self.base_url = base_url
 
     def routes(self) -> list[Route]:
         return [
@@ -56,11 +53,6 @@ class FhirRoutes:
         ]
 
     # -- plumbing ------------------------------------------------------------------------------
-
-    async def _context(self, request: Request) -> RequestContext:
-        principal = await self.authenticate(request)
-        base = self.base_url or f"{request.url.scheme}://{request.url.netloc}/fhir"
-        return RequestContext(principal=principal, base_url=base, request_id=request.headers.get("x-request-id", ""))
 
     async def _json_body(self, request: Request) -> object:
         return fhir_json.loads(await read_body(request, self.max_body_bytes))

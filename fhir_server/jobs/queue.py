@@ -1,0 +1,127 @@
+"""The durable job queue on the `jobs` table (a transactional outbox: a job is enqueued in the same
+transaction as the write that causes it, so it exists if and only if that write committed).
+
+Workers claim jobs with a lease: PostgreSQL uses `FOR UPDATE SKIP LOCKED` so many workers never
+block each other; SQLite's write transactions already run one at a time. A job whose worker died
+is claimed again once its lease runs out, so jobs survive restarts; a failing job is retried with
+backoff until `max_attempts`, then left `failed` with its error for an operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fhir_server.storage.driver import ConcurrentWrite
+from fhir_server.storage.instants import now_micros
+from fhir_server.storage.repository import ResourceStore, Tx
+
+__all__ = ["Job", "JobQueue", "QUEUED", "RUNNING", "DONE", "FAILED"]
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+SECOND = 1_000_000
+
+_INSERT = ("INSERT INTO jobs (kind, payload, status, attempts, run_after, dedupe_key, created_at, updated_at) "
+           "VALUES ($1, $2, 'queued', 0, $3, $4, $5, $5) RETURNING pk")
+_CLAIMABLE = ("(status = 'queued' AND run_after <= $3) OR (status = 'running' AND locked_until < $3)")
+_CLAIM_PG = (
+    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 "
+    f"WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = ANY($4::varchar[]) "
+    "ORDER BY run_after, pk LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING pk, kind, payload, attempts"
+)
+_FINISH = ("UPDATE jobs SET status = $1, result = $2, locked_by = NULL, locked_until = NULL, updated_at = $3 "
+           "WHERE pk = $4 AND locked_by = $5")
+_RETRY = ("UPDATE jobs SET status = 'queued', result = $1, run_after = $2, locked_by = NULL, locked_until = NULL, "
+          "updated_at = $3 WHERE pk = $4 AND locked_by = $5")
+_EXTEND = "UPDATE jobs SET locked_until = $1 WHERE pk = $2 AND locked_by = $3"
+
+
+def _claim_sqlite(kinds: int) -> str:
+    placeholders = ", ".join(f"${n}" for n in range(4, 4 + kinds))
+    return (
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, "
+        f"updated_at = $3 WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind IN ({placeholders}) "
+        "ORDER BY run_after, pk LIMIT 1) RETURNING pk, kind, payload, attempts"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    pk: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class JobQueue:
+    def __init__(self, store: ResourceStore, *, lease_seconds: float = 60, max_attempts: int = 5) -> None:
+        self.store = store
+        self.lease = int(lease_seconds * SECOND)
+        self.max_attempts = max_attempts
+
+    async def enqueue(self, tx: Tx, kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None,
+                      delay_seconds: float = 0) -> int | None:
+        """Add a job inside the caller's transaction. With `dedupe_key`, a second enqueue of the same
+        key while the first still exists is a no-op (returns None)."""
+        now = now_micros()
+        if dedupe_key is not None:
+            existing = await tx.db.fetchval("SELECT pk FROM jobs WHERE dedupe_key = $1", dedupe_key)
+            if existing is not None:
+                return None
+        return await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now + int(delay_seconds * SECOND),
+                                    dedupe_key, now)
+
+    async def claim(self, worker_id: str, kinds: list[str]) -> Job | None:
+        """Take the next runnable job of one of `kinds`, leased to `worker_id`; None when there is none."""
+        if not kinds:
+            return None
+        now = now_micros()
+        try:
+            async with self.store.write() as tx:
+                if self.store.is_sqlite:
+                    row = await tx.db.fetchrow(_claim_sqlite(len(kinds)), worker_id, now + self.lease, now, *kinds)
+                else:
+                    row = await tx.db.fetchrow(_CLAIM_PG, worker_id, now + self.lease, now, kinds)
+        except ConcurrentWrite:
+            return None
+        if row is None:
+            return None
+        pk, kind, payload, attempts = row
+        return Job(pk, kind, orjson.loads(payload), attempts)
+
+    async def extend(self, job: Job, worker_id: str) -> None:
+        async with self.store.write() as tx:
+            await tx.db.execute(_EXTEND, now_micros() + self.lease, job.pk, worker_id)
+
+    async def complete(self, job: Job, worker_id: str, result: dict[str, Any], tx: Tx | None = None) -> None:
+        """Mark the job done; pass the handler's `tx` so its writes and the completion commit together."""
+        if tx is None:
+            async with self.store.write() as own:
+                await self.complete(job, worker_id, result, own)
+            return
+        await tx.db.execute(_FINISH, DONE, orjson.dumps(result).decode(), now_micros(), job.pk, worker_id)
+
+    async def fail(self, job: Job, worker_id: str, error: str, *, retry: bool = True) -> str:
+        """Record a failure: back to the queue with exponential backoff, or `failed` for good."""
+        now = now_micros()
+        result = orjson.dumps({"error": error, "attempts": job.attempts}).decode()
+        async with self.store.write() as tx:
+            if retry and job.attempts < self.max_attempts:
+                backoff = min(2 ** job.attempts, 300) * SECOND
+                await tx.db.execute(_RETRY, result, now + backoff, now, job.pk, worker_id)
+                return QUEUED
+            await tx.db.execute(_FINISH, FAILED, result, now, job.pk, worker_id)
+            return FAILED
+
+    async def status(self, pk: int) -> dict[str, Any] | None:
+        async with self.store.single() as db:
+            row = await db.fetchrow("SELECT kind, status, attempts, result, created_at, updated_at FROM jobs "
+                                    "WHERE pk = $1", pk)
+        if row is None:
+            return None
+        kind, status, attempts, result, created_at, updated_at = row
+        return {"pk": pk, "kind": kind, "status": status, "attempts": attempts,
+                "result": orjson.loads(result) if result else None, "created_at": created_at,
+                "updated_at": updated_at}
