@@ -7,12 +7,13 @@ others. Keeping them as protocols lets `services` stay free of search internals.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fhir_server.errors import Issue
 from fhir_server.storage.repository import Tx
 
-__all__ = ["Validator", "Indexer", "Matcher", "IndexRows"]
+__all__ = ["Validator", "Indexer", "Matcher", "IndexRows", "Change", "ChangeSubscriber"]
 
 IndexRows = Mapping[str, Sequence[Mapping[str, Any]]]
 
@@ -31,3 +32,19 @@ class Matcher(Protocol):
     async def __call__(self, tx: Tx, res_type: str,
                        criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
         """(pk, id) of current resources of `res_type` matching the search criteria."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed-to-be change of a resource: `resource` is the new version (None for a delete)."""
+
+    action: str  # create | update | delete
+    res_type: str
+    res_id: str
+    version_id: int
+    resource: dict[str, Any] | None
+
+
+class ChangeSubscriber(Protocol):
+    async def __call__(self, tx: Tx, change: Change) -> None:
+        """Runs inside the write's transaction (e.g. to enqueue a job): if it raises, nothing commits."""

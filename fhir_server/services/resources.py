@@ -23,7 +23,7 @@ from fhir_server.errors import (
 )
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.patch import apply_patch
-from fhir_server.services.ports import Indexer, Matcher, Validator
+from fhir_server.services.ports import Change, ChangeSubscriber, Indexer, Matcher, Validator
 from fhir_server.services.preparation import check_id, check_shape, check_valid, stamp
 from fhir_server.storage.instants import now_micros
 from fhir_server.storage.repository import ConcurrentWrite, CurrentRow, ResourceStore, Tx
@@ -58,6 +58,20 @@ class ResourceService:
         self.indexer = indexer
         self.matcher = matcher
         self.max_conditional_deletes = max_conditional_deletes
+        self.subscribers: list[ChangeSubscriber] = []
+
+    def subscribe(self, subscriber: ChangeSubscriber) -> None:
+        """Call `subscriber` inside the transaction of every write (create, update, patch, delete)."""
+        self.subscribers.append(subscriber)
+
+    async def _changed(self, tx: Tx, action: str, res_type: str, res_id: str, version_id: int,
+                       resource: dict[str, Any] | None, at: int) -> None:
+        await self.store.record_change(tx, res_type=res_type, res_id=res_id, version_id=version_id,
+                                       action=action, at=at)
+        if self.subscribers:
+            change = Change(action, res_type, res_id, version_id, resource)
+            for subscriber in self.subscribers:
+                await subscriber(tx, change)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -107,8 +121,7 @@ class ResourceService:
                 pk = await self.store.insert(tx, res_type=res_type, res_id=res_id, body=body,
                                                 last_updated=last_updated, method="POST")
                 await self.store.write_index(tx, pk, res_type, rows, replace=False)
-                await self.store.record_change(tx, res_type=res_type, res_id=res_id, version_id=1,
-                                               action="create", at=last_updated)
+                await self._changed(tx, "create", res_type, res_id, 1, stamped, last_updated)
             return WriteResult(ResourceVersion(res_type, res_id, 1, last_updated, False, body),
                                created=True, issues=issues)
 
@@ -142,8 +155,7 @@ class ResourceService:
             pk = await self.store.insert(tx, res_type=res_type, res_id=res_id, body=body,
                                             last_updated=last_updated, method="PUT")
             await self.store.write_index(tx, pk, res_type, self.indexer(stamped), replace=False)
-            await self.store.record_change(tx, res_type=res_type, res_id=res_id, version_id=1,
-                                           action="create", at=last_updated)
+            await self._changed(tx, "create", res_type, res_id, 1, stamped, last_updated)
             return WriteResult(ResourceVersion(res_type, res_id, 1, last_updated, False, body), created=True,
                                issues=issues)
         self._check_if_match(current, if_match)
@@ -155,8 +167,7 @@ class ResourceService:
         (body, last_updated), stamped = self._stamp(resource, current.res_id, version_id)
         await self.store.replace(tx, current, body=body, last_updated=last_updated, method=method)
         await self.store.write_index(tx, current.pk, current.res_type, self.indexer(stamped), replace=True)
-        await self.store.record_change(tx, res_type=current.res_type, res_id=current.res_id,
-                                       version_id=version_id, action="update", at=last_updated)
+        await self._changed(tx, "update", current.res_type, current.res_id, version_id, stamped, last_updated)
         return WriteResult(ResourceVersion(current.res_type, current.res_id, version_id, last_updated, False, body),
                            created=created, issues=issues)
 
@@ -272,8 +283,7 @@ class ResourceService:
         last_updated = now_micros()
         version_id = await self.store.replace(tx, current, body=None, last_updated=last_updated, method="DELETE")
         await self.store.write_index(tx, current.pk, current.res_type, {}, replace=True)
-        await self.store.record_change(tx, res_type=current.res_type, res_id=current.res_id,
-                                       version_id=version_id, action="delete", at=last_updated)
+        await self._changed(tx, "delete", current.res_type, current.res_id, version_id, None, last_updated)
         return WriteResult(ResourceVersion(current.res_type, current.res_id, version_id, last_updated, True, None))
 
     # -- helpers -------------------------------------------------------------------------------

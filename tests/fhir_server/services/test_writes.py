@@ -99,3 +99,28 @@ async def test_conditional_delete_refuses_too_many_matches(runtime):
     with pytest.raises(PreconditionFailed):
         await limited.conditional_delete(CTX, "Patient", [("identifier", f"{MRN}|MANY")])
     assert await count(runtime, resources, deleted=False) == 3
+
+
+async def test_subscribers_run_inside_the_write_transaction(runtime):
+    service = runtime.services.resources
+    seen = []
+
+    async def remember(tx, change):
+        seen.append((change.action, change.res_type, change.version_id, change.resource is not None))
+        await runtime.jobs.enqueue(tx, "test-kind", {"id": change.res_id})
+
+    async def refuse(tx, change):
+        if change.action == "delete":
+            raise RuntimeError("subscriber refused")
+
+    service.subscribe(remember)
+    service.subscribe(refuse)
+    created = await service.create(CTX, "Patient", patient())
+    pid = created.version.res_id
+    await service.update(CTX, "Patient", pid, patient(id=pid, active=False))
+    with pytest.raises(RuntimeError):
+        await service.delete(CTX, "Patient", pid)
+    assert seen == [("create", "Patient", 1, True), ("update", "Patient", 2, True), ("delete", "Patient", 3, False)]
+    assert (await service.read(CTX, "Patient", pid)).version_id == 2  # the refused delete left nothing
+    from fhir_server.db.tables import jobs
+    assert await count(runtime, jobs, kind="test-kind") == 2
