@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import fhir_server.api.convertors  # noqa: F401 - registers the {res_type:type} and {res_id:id} convertors
 from fhir_server.api.deps import RequestContextFactory
 from fhir_server.api.negotiation import (
     FHIR_JSON,
@@ -42,14 +43,16 @@ class FhirRoutes:
         self.max_body_bytes = max_body_bytes
 
     def routes(self) -> list[Route]:
+        # `{res_type:type}` and `{res_id:id}` never match `_search`, `_history` or `$operation`
+        # segments, so the routes of searches and operations in other modules are reached
         return [
             Route("/fhir/metadata", self.capabilities, methods=["GET"]),
             Route("/fhir/_history", self.history_system, methods=["GET"]),
-            Route("/fhir/{res_type}", self.type_level, methods=["POST", "PUT", "PATCH", "DELETE"]),
-            Route("/fhir/{res_type}/_history", self.history_type, methods=["GET"]),
-            Route("/fhir/{res_type}/{res_id}", self.instance_level, methods=["GET", "PUT", "PATCH", "DELETE"]),
-            Route("/fhir/{res_type}/{res_id}/_history", self.history_instance, methods=["GET"]),
-            Route("/fhir/{res_type}/{res_id}/_history/{version_id}", self.vread, methods=["GET"]),
+            Route("/fhir/{res_type:type}", self.type_level, methods=["POST", "PUT", "PATCH", "DELETE"]),
+            Route("/fhir/{res_type:type}/_history", self.history_type, methods=["GET"]),
+            Route("/fhir/{res_type:type}/{res_id:id}", self.instance_level, methods=["GET", "PUT", "PATCH", "DELETE"]),
+            Route("/fhir/{res_type:type}/{res_id:id}/_history", self.history_instance, methods=["GET"]),
+            Route("/fhir/{res_type:type}/{res_id:id}/_history/{version_id}", self.vread, methods=["GET"]),
         ]
 
     # -- plumbing ------------------------------------------------------------------------------
