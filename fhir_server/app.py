@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from fhir_server.api.deps import RequestContextFactory
+from fhir_server.api.operation_routes import OperationRoutes
 from fhir_server.api.routes import FhirRoutes
 from fhir_server.bootstrap import Runtime, start_runtime
 from fhir_server.config import Settings
@@ -25,6 +26,16 @@ from fhir_server.errors import Unauthorized
 __all__ = ["create_app"]
 
 log = logging.getLogger("fhir_server")
+
+
+class _LazyRegistry:
+    """The operation registry of the runtime the lifespan builds (routes are made before it runs)."""
+
+    def __init__(self, holder: dict[str, Runtime]) -> None:
+        self._holder = holder
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._holder["runtime"].services.operations, name)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -50,6 +61,9 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *FhirRoutes(services, context=context, max_body_bytes=settings.max_body_bytes).routes(),  # type: ignore[arg-type]
     ]
+    # generic $operation routes go last: an operation with a route of its own is matched first
+    routes += OperationRoutes(_LazyRegistry(holder), context=context,  # type: ignore[arg-type]
+                              max_body_bytes=settings.max_body_bytes).routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

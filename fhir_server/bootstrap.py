@@ -19,7 +19,10 @@ from fhir_server.config import Settings
 from fhir_server.db import migrate
 from fhir_server.db.engine import create_engine
 from fhir_server.jobs import Handler, JobQueue, Worker
+from fhir_server.operations import validate as validate_operation
+from fhir_server.operations.registry import OperationRegistry
 from fhir_server.services import HistoryService, ResourceService, Services
+from fhir_server.services.ports import Validator
 from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.driver import create_pg_pool
 from fhir_server.storage.keys import open_keyring, verify_keyring
@@ -94,6 +97,13 @@ def _capability_statement(settings: Settings) -> bytes:
     return orjson.dumps(capability_statement(support))
 
 
+def _operations(resources: ResourceService, validator: Validator) -> OperationRegistry:
+    """Every $operation served through the generic operation routes, with its OperationDefinition."""
+    registry = OperationRegistry()
+    registry.register(validate_operation.DEFINITION, validate_operation.ValidateOperation(resources, validator))
+    return registry
+
+
 async def start_runtime(settings: Settings) -> Runtime:
     await prepare_database(settings)
     # on PostgreSQL the SQLAlchemy pool serves only administrative paths; units of work use the asyncpg pool
@@ -115,5 +125,6 @@ async def start_runtime(settings: Settings) -> Runtime:
         history=HistoryService(store=store, default_count=settings.default_page_size,
                                max_count=settings.max_page_size),
         capability_statement=_capability_statement(settings),
+        operations=_operations(resources, validator),
     )
     return Runtime(settings, engine, keyring, store, services, JobQueue(store))

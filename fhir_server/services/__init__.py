@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fhir_server.operations.registry import OperationRegistry
 from fhir_server.services.history import HistoryRequest, HistoryService
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.resources import ResourceService
@@ -16,3 +17,4 @@ class Services:
     resources: ResourceService
     history: HistoryService
     capability_statement: bytes
+    operations: OperationRegistry
