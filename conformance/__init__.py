@@ -1,5 +1,5 @@
 """What the server claims about itself: the CapabilityStatement (and, later, profile validation)."""
 
-from conformance.capability import SearchParamSupport, ServerSupport, capability_statement
+from conformance.capability import OperationSupport, SearchParamSupport, ServerSupport, capability_statement
 
-__all__ = ["ServerSupport", "SearchParamSupport", "capability_statement"]
+__all__ = ["ServerSupport", "SearchParamSupport", "OperationSupport", "capability_statement"]

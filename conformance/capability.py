@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ServerSupport", "SearchParamSupport", "capability_statement"]
+__all__ = ["ServerSupport", "SearchParamSupport", "OperationSupport", "capability_statement"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,17 @@ class SearchParamSupport:
     type: str
     definition: str | None = None
     documentation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSupport:
+    """One $operation: its name, the canonical URL of its OperationDefinition, and where it applies
+    (`resource_types` empty for system level; `Resource` for every type)."""
+
+    name: str
+    definition: str
+    system: bool = False
+    resource_types: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,7 @@ class ServerSupport:
     common_search_params: Sequence[SearchParamSupport] = ()
     search_include: Mapping[str, Sequence[str]] = field(default_factory=dict)
     search_rev_include: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    operations: Sequence[OperationSupport] = ()
     implementation_url: str | None = None
     security: Mapping[str, Any] | None = None
     date: str = "2026-01-01"
@@ -77,6 +89,10 @@ def capability_statement(support: ServerSupport) -> dict[str, Any]:
             entry["searchRevInclude"] = list(support.search_rev_include[res_type])
         if support.search_params.get(res_type):
             entry["searchParam"] = _params(support.search_params[res_type])
+        operations = [{"name": op.name, "definition": op.definition} for op in support.operations
+                      if res_type in op.resource_types or "Resource" in op.resource_types]
+        if operations:
+            entry["operation"] = operations
         resources.append(entry)
     rest: dict[str, Any] = {
         "mode": "server",
@@ -85,6 +101,9 @@ def capability_statement(support: ServerSupport) -> dict[str, Any]:
     }
     if support.common_search_params:
         rest["searchParam"] = _params(support.common_search_params)
+    system_operations = [{"name": op.name, "definition": op.definition} for op in support.operations if op.system]
+    if system_operations:
+        rest["operation"] = system_operations
     if support.security:
         rest["security"] = dict(support.security)
     statement: dict[str, Any] = {

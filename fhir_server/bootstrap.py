@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conformance import ServerSupport, capability_statement
+from conformance import OperationSupport, ServerSupport, capability_statement
 from fhir_server.config import Settings
 from fhir_server.db import migrate
 from fhir_server.db.engine import create_engine
@@ -80,7 +80,7 @@ async def prepare_database(settings: Settings) -> None:
                            "run `fhir-server migrate` first")
 
 
-def _capability_statement(settings: Settings) -> bytes:
+def _capability_statement(settings: Settings, operations: OperationRegistry) -> bytes:
     types = sorted(RESOURCE_TYPES)
     params, common = search_support()
     support = ServerSupport(
@@ -92,6 +92,12 @@ def _capability_statement(settings: Settings) -> bytes:
         system_interactions=("history-system",),
         search_params=params,
         common_search_params=common,
+        operations=[
+            OperationSupport(name=op.code, definition=op.definition["url"], system=bool(op.definition.get("system")),
+                             resource_types=op.definition.get("resource", []) if op.definition.get("type") or
+                             op.definition.get("instance") else [])
+            for op in operations.all()
+        ],
         implementation_url=settings.base_url or None,
     )
     return orjson.dumps(capability_statement(support))
@@ -120,11 +126,12 @@ async def start_runtime(settings: Settings) -> Runtime:
     validator, indexer = build_validator(), build_indexer()
     warm_up(validator, indexer)
     resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher())
+    operations = _operations(resources, validator)
     services = Services(
         resources=resources,
         history=HistoryService(store=store, default_count=settings.default_page_size,
                                max_count=settings.max_page_size),
-        capability_statement=_capability_statement(settings),
-        operations=_operations(resources, validator),
+        capability_statement=_capability_statement(settings, operations),
+        operations=operations,
     )
     return Runtime(settings, engine, keyring, store, services, JobQueue(store))

@@ -68,3 +68,9 @@ async def test_operation_errors(client):
     assert not_json.status_code == 400
     not_object = await client.post("/fhir/Patient/$validate", content=b"[1]", headers=FHIR_JSON)
     assert not_object.status_code == 400
+
+
+async def test_capability_statement_lists_the_operations(client):
+    statement = (await client.get("/fhir/metadata")).json()
+    patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
+    assert {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"} in patient["operation"]
