@@ -1,0 +1,93 @@
+"""The terminology operations served over FHIR, and user-created CodeSystems, ValueSets and
+ConceptMaps taking part in them (https://hl7.org/fhir/R4/terminology-service.html).
+
+The content and the operations themselves are `terminology`'s; this module feeds the stored
+resources into its store (at start, and on every write through a change subscriber) and adapts
+the operations to the operation registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fhir_server.context import RequestContext
+from fhir_server.errors import FhirError
+from fhir_server.operations.registry import OperationCall, OperationRegistry, OperationResult
+from fhir_server.services.ports import Change
+from fhir_server.services.resources import ResourceService
+from fhir_server.storage.repository import ResourceStore, Tx
+from resources import fhir_json
+from terminology import OPERATIONS, TerminologyStore, operation_definitions
+
+__all__ = ["TerminologyService", "TERMINOLOGY_TYPES"]
+
+log = logging.getLogger("fhir_server.terminology")
+
+TERMINOLOGY_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
+# the input that carries the instance's own resource, for [type]/[id]/$operation
+INSTANCE_INPUT = {"ValueSet": "valueSet", "CodeSystem": "codeSystem", "ConceptMap": "conceptMap"}
+_STORED = ("SELECT res_type, res_id, version_id, body FROM resources "
+           "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap') AND deleted = $1")
+
+
+class TerminologyService:
+    def __init__(self, *, store: ResourceStore, resources: ResourceService,
+                 terminology: TerminologyStore | None = None) -> None:
+        self.store = store
+        self.resources = resources
+        self.terminology = terminology or TerminologyStore()
+        # (type, id) -> (canonical url, version) of the stored resources loaded into the store
+        self._loaded: dict[tuple[str, str], tuple[str, str | None]] = {}
+
+    async def load_stored(self) -> int:
+        """Add every stored CodeSystem, ValueSet and ConceptMap to the terminology store."""
+        async with self.store.single() as db:
+            rows = await db.fetch(_STORED, False)
+        for res_type, res_id, version_id, sealed in rows:
+            body = self.store.open(res_type, res_id, version_id, sealed)
+            if body is not None:
+                self._add(res_type, res_id, fhir_json.loads(body))
+        return len(rows)
+
+    def _add(self, res_type: str, res_id: str, resource: dict[str, Any]) -> None:
+        url = resource.get("url")
+        if not isinstance(url, str):
+            return  # without a canonical URL nothing can refer to it in an operation
+        try:
+            self.terminology.add(resource)
+        except (FhirError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s/%s does not take part in terminology operations: %s", res_type, res_id, exc)
+            return
+        self._loaded[(res_type, res_id)] = (url, resource.get("version"))
+
+    async def on_change(self, tx: Tx, change: Change) -> None:
+        """Keep the store in step with writes (a change subscriber of the resource service)."""
+        if change.res_type not in TERMINOLOGY_TYPES:
+            return
+        previous = self._loaded.pop((change.res_type, change.res_id), None)
+        if previous is not None:
+            self.terminology.remove(change.res_type, previous[0], previous[1])
+        if change.resource is not None:
+            self._add(change.res_type, change.res_id, change.resource)
+
+    def register_operations(self, registry: OperationRegistry, base_url: str | None = None) -> None:
+        definitions = {d["id"]: d for d in operation_definitions(base_url)}
+        for operation in OPERATIONS.values():
+            definition = dict(definitions[operation.definition_id])
+            definition.setdefault("url", definition.get("base"))
+            registry.register(definition, self._handler(operation.resource_type, operation.code))
+
+    def _handler(self, res_type: str, code: str) -> Any:
+        operation = OPERATIONS[(res_type, code)]
+
+        async def handle(ctx: RequestContext, call: OperationCall) -> OperationResult:
+            parameter = [entry for entries in call.inputs.entries.values() for entry in entries]
+            if call.level == "instance" and call.res_id is not None:
+                version = await self.resources.read(ctx, res_type, call.res_id)
+                instance = fhir_json.loads(version.body or b"{}")
+                parameter.append({"name": INSTANCE_INPUT[res_type], "resource": instance})
+            result = operation.invoke(self.terminology, {"resourceType": "Parameters", "parameter": parameter})
+            return OperationResult(result)
+
+        return handle
