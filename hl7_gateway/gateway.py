@@ -1,0 +1,258 @@
+"""The gateway: frame in → parse → inbox → (dedupe) → map → file the Bundle → ACK.
+
+`Gateway.handle(raw, peer)` is the MLLP server's handler. Its collaborators are injected: an `Inbox`
+(durable storage) and `file_bundle(bundle) -> outcome`, the FHIR transaction service.
+
+Exactly-once rules
+------------------
+1. Commit before acknowledging. Every message - good, bad or unreadable - is committed to the inbox
+   before any ACK leaves. If the inbox cannot commit, the answer is AR (CE in enhanced mode) with
+   code 207 and nothing is processed: the sender keeps the message and resends it.
+2. Retransmissions are answered, not refiled. A message whose sender (MSH-3, MSH-4) and MSH-10 match
+   an earlier entry with a final outcome (processed, rejected, duplicate) is recorded as a duplicate
+   and acknowledged with that original outcome. Same sender and MSH-10 but different bytes is a
+   reused control ID: AE with code 205, nothing filed.
+3. Unfinished work is finished once. An earlier delivery that never finished (crash, or a failure of
+   the FHIR service) does not block its retransmission: the new delivery is processed and the old
+   entry is closed as its duplicate. On restart `recover()` processes every entry still `received`
+   or `failed`, once, oldest first - this covers a crash between the inbox commit and the FHIR
+   commit. A crash after the FHIR commit but before `record_outcome` is also replayed: the Bundle is
+   idempotent (conditional creates and updates on business identifiers, ids derived from the
+   message), so filing it again changes nothing but version numbers.
+4. Order per sender. Messages from one sender are processed one at a time, in arrival order, so a
+   correction cannot overtake the result it corrects; different senders proceed in parallel.
+
+Outcomes: AA after the Bundle is filed (with ERR severity W for fields dropped); AE when the content is
+wrong or the FHIR service refuses it (400/404/412/422); AR when the message cannot be read, is not
+supported, or the service failed for reasons unrelated to content (the sender should resend; the
+entry stays `failed` and is retried). In enhanced mode (MSH-15/16) a filed message is answered CA and
+one that could not be committed or filed CE; a rejected one gets its AE/AR at once (see `_accept_ack`). The
+application ACK that MSH-16 asks for is also built and returned in `Delivery.application_ack` for the
+outbound channel the integration will add.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir_server.errors import FhirError
+from hl7_gateway.ack import batch_ack, build_ack
+from hl7_gateway.batch import split_frame
+from hl7_gateway.errors import ApplicationError, BatchError, ContentError, HL7Error, MappingError
+from hl7_gateway.inbox import FINAL_STATUSES, ErrorRecord, InboundMessage, Inbox, Outcome
+from hl7_gateway.mapping import MappingOptions, map_message
+from hl7_gateway.message import Header, Message
+from hl7_gateway.parse import parse_message, peek_header
+from resources import validate
+
+__all__ = ["FileBundle", "Delivery", "Gateway"]
+
+FileBundle = Callable[[dict[str, Any]], Awaitable[Any]]
+log = logging.getLogger(__name__)
+_CONTENT_STATUSES = {400, 404, 410, 412, 422}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message's passage through the gateway."""
+
+    entry_id: str | None
+    outcome: Outcome
+    ack: bytes
+    """What goes back on the connection (b'' when MSH-15 asks for no accept acknowledgment)."""
+    application_ack: bytes | None = None
+    """Enhanced mode: the MSH-16 application acknowledgment, for the outbound channel."""
+
+
+class Gateway:
+    def __init__(self, *, inbox: Inbox, file_bundle: FileBundle, options: MappingOptions | None = None,
+                 clock: Callable[[], datetime] | None = None, validate_bundles: bool = True) -> None:
+        self.inbox = inbox
+        self.file_bundle = file_bundle
+        self.options = options or MappingOptions()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._validate = validate_bundles
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def handle(self, raw: bytes, peer: str) -> bytes:
+        """MLLP handler: one frame in, the bytes to send back out. Never raises."""
+        try:
+            deliveries, frame_ack = await self.receive(raw, peer)
+        except Exception:  # noqa: BLE001 - the listener must keep serving; the sender gets a best-effort AR
+            log.exception("HL7 gateway: unexpected failure handling a frame from %s", peer)
+            return build_ack(peek_header(raw), "AR", [ApplicationError("internal error")])
+        return frame_ack if frame_ack is not None else (deliveries[0].ack if deliveries else b"")
+
+    async def receive(self, raw: bytes, peer: str) -> tuple[list[Delivery], bytes | None]:
+        """Process a frame: its deliveries and, for a batch, the batch acknowledgment."""
+        received_at = self._clock()
+        try:
+            frame = split_frame(raw)
+        except BatchError as error:
+            header = peek_header(_first_msh(raw))
+            delivery = await self._reject_unread(raw, peer, received_at, header, error)
+            return [delivery], None
+        deliveries = [await self.deliver(message, peer, received_at) for message in frame.messages]
+        if not frame.is_batch:
+            return deliveries, None
+        return deliveries, batch_ack([d.ack for d in deliveries], batch_header=frame.batch_header,
+                                     file_header=frame.file_header, now=received_at)
+
+    async def deliver(self, raw: bytes, peer: str, received_at: datetime | None = None) -> Delivery:
+        """One message: store, parse, deduplicate, map, file, acknowledge."""
+        received_at = received_at or self._clock()
+        header = peek_header(raw)
+        inbound = InboundMessage(raw, header.sending_application if header else "",
+                                 header.sending_facility if header else "", (header.control_id or None) if header else None,
+                                 received_at, peer, header.kind if header else "")
+        try:
+            entry_id = await self.inbox.store(inbound)
+        except Exception as exc:  # noqa: BLE001 - any storage failure means: not committed, resend
+            log.warning("HL7 gateway: inbox could not store a message from %s: %s", peer, exc)
+            error = ApplicationError(f"the message could not be stored: {exc}")
+            outcome = Outcome("failed", "AR", (ErrorRecord.from_error(error),))
+            return Delivery(None, outcome, self._accept_ack(header, outcome, [error]))
+        try:
+            message = parse_message(raw)
+        except HL7Error as error:
+            outcome = Outcome("rejected", error.ack_code, (ErrorRecord.from_error(error),))
+            await self._record(entry_id, outcome)
+            return Delivery(entry_id, outcome, self._accept_ack(header, outcome, [error]))
+        lock = self._locks.setdefault(message.header.sender, asyncio.Lock())
+        async with lock:
+            outcome = await self._deduplicated(entry_id, message, received_at)
+        errors = [record.to_error() for record in outcome.errors]
+        application_ack = None
+        if message.header.enhanced_mode and _wants_application_ack(message.header, outcome.ack_code):
+            application_ack = build_ack(message.header, outcome.ack_code, errors, now=self._clock())
+        return Delivery(entry_id, outcome, self._accept_ack(message.header, outcome, errors), application_ack)
+
+    async def _deduplicated(self, entry_id: str, message: Message, received_at: datetime) -> Outcome:
+        header = message.header
+        original = await self.inbox.find_original(sending_application=header.sending_application,
+                                                  sending_facility=header.sending_facility,
+                                                  control_id=header.control_id, before=entry_id)
+        if original is not None and original.outcome is not None and original.status in FINAL_STATUSES:
+            if original.message.raw.strip() != message.raw.strip():
+                error = ContentError(f"message control ID {header.control_id!r} was already used by entry "
+                                     f"{original.id} for a different message", code=205,
+                                     location=message.segments[0].location(10, 1))
+                outcome = Outcome("rejected", "AE", (ErrorRecord.from_error(error),))
+            else:
+                outcome = replace(original.outcome, status="duplicate", filed=None, duplicate_of=original.id)
+            await self._record(entry_id, outcome)
+            return outcome
+        outcome = await self.process(message, entry_id, received_at)
+        await self._record(entry_id, outcome)
+        if original is not None:  # an unfinished earlier delivery: closed by this one
+            await self._record(original.id, replace(outcome, status="duplicate", filed=None, duplicate_of=entry_id))
+        return outcome
+
+    async def process(self, message: Message, entry_id: str | None, received_at: datetime) -> Outcome:
+        """Map and file one parsed message; every failure becomes an Outcome, nothing raises."""
+        try:
+            result = map_message(message, options=self.options, received_at=received_at, inbox_id=entry_id)
+            if self._validate:
+                _validate(result.bundle)
+        except HL7Error as error:
+            return Outcome("rejected", error.ack_code, (ErrorRecord.from_error(error),))
+        try:
+            filed = await self.file_bundle(result.bundle)
+        except FhirError as exc:
+            if exc.status in _CONTENT_STATUSES:
+                refused = ContentError(f"the FHIR server refused the message's resources: {exc.diagnostics}",
+                                       code=205 if exc.status == 412 else 207)
+                return Outcome("rejected", "AE", (ErrorRecord.from_error(refused),))
+            failure = ApplicationError(f"the FHIR server failed ({exc.status}): {exc.diagnostics}")
+            return Outcome("failed", "AR", (ErrorRecord.from_error(failure),))
+        except Exception as exc:  # noqa: BLE001 - the service failed; the entry stays retryable
+            log.warning("HL7 gateway: filing entry %s failed: %r", entry_id, exc)
+            failure = ApplicationError(f"filing failed: {type(exc).__name__}: {exc}")
+            return Outcome("failed", "AR", (ErrorRecord.from_error(failure),))
+        return Outcome("processed", "AA", tuple(ErrorRecord.from_error(w) for w in result.warnings), filed=filed)
+
+    async def recover(self, *, limit: int = 1000) -> int:
+        """Process, once each, the entries a crash or a failure left unfinished; returns how many."""
+        count = 0
+        for entry in await self.inbox.unfinished(limit=limit):
+            try:
+                message = parse_message(entry.message.raw)
+            except HL7Error as error:
+                await self._record(entry.id, Outcome("rejected", error.ack_code, (ErrorRecord.from_error(error),)))
+                count += 1
+                continue
+            async with self._locks.setdefault(message.header.sender, asyncio.Lock()):
+                outcome = await self.process(message, entry.id, entry.message.received_at)
+                await self._record(entry.id, outcome)
+            count += 1
+        return count
+
+    def oversize_reply(self, head: bytes) -> bytes:
+        """AR for a frame over the MLLP size cap (the MLLP server calls this with the frame's first bytes)."""
+        error = ApplicationError("the message is larger than this gateway accepts", code=207)
+        error.ack_code = "AR"
+        return build_ack(peek_header(head), "AR", [error])
+
+    async def _reject_unread(self, raw: bytes, peer: str, received_at: datetime, header: Header | None,
+                             error: HL7Error) -> Delivery:
+        inbound = InboundMessage(raw, header.sending_application if header else "",
+                                 header.sending_facility if header else "", None, received_at, peer, "batch")
+        outcome = Outcome("rejected", error.ack_code, (ErrorRecord.from_error(error),))
+        try:
+            entry_id: str | None = await self.inbox.store(inbound)
+        except Exception as exc:  # noqa: BLE001
+            error = ApplicationError(f"the message could not be stored: {exc}")
+            outcome = Outcome("failed", "AR", (ErrorRecord.from_error(error),))
+            entry_id = None
+        if entry_id is not None:
+            await self._record(entry_id, outcome)
+        return Delivery(entry_id, outcome, build_ack(header, "AR", [error], now=received_at))
+
+    async def _record(self, entry_id: str, outcome: Outcome) -> None:
+        try:
+            await self.inbox.record_outcome(entry_id, outcome)
+        except Exception:  # noqa: BLE001 - the entry stays unfinished and recover() redoes it (idempotently)
+            log.exception("HL7 gateway: could not record the outcome of inbox entry %s", entry_id)
+
+    def _accept_ack(self, header: Header | None, outcome: Outcome, errors: list[HL7Error]) -> bytes:
+        """Original mode: the application ACK. Enhanced mode: CA once filed (or a duplicate of a filed
+        message), CE when the message could not be committed; any other outcome is answered at once
+        with its application ACK (AE/AR), since a rejection must reach a sender that only listens on
+        this connection. MLLP needs a reply to every frame, so MSH-15 NE/ER/SU do not silence it."""
+        if header is None or not header.enhanced_mode:
+            return build_ack(header, outcome.ack_code, errors, now=self._clock())
+        if outcome.ack_code == "AA":
+            return build_ack(header, "CA", [e for e in errors if e.severity != "E"], now=self._clock())
+        if outcome.status == "failed" and not any(e.code != 207 for e in errors):
+            return build_ack(header, "CE", errors, now=self._clock())
+        return build_ack(header, outcome.ack_code, errors, now=self._clock())
+
+
+def _wants_application_ack(header: Header, ack_code: str) -> bool:
+    condition = header.application_ack_type.upper() or "AL"
+    if condition == "NE":
+        return False
+    if condition == "ER":
+        return ack_code != "AA"
+    if condition == "SU":
+        return ack_code == "AA"
+    return True
+
+
+def _first_msh(raw: bytes) -> bytes:
+    at = raw.find(b"MSH")
+    return raw[at:] if at >= 0 else raw
+
+
+def _validate(bundle: dict[str, Any]) -> None:
+    issues = validate(bundle)
+    if issues:
+        first = issues[0]
+        raise MappingError(f"the mapped Bundle is not valid R4 at {first.expression}: {first.diagnostics}"
+                           + (f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""), code=207)
+
