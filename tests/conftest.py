@@ -74,10 +74,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 async def _truncate_postgres(url: str) -> None:
-    from fhir_server.db.tables import metadata
+    """Empty every table of the schema (whichever module defines it), keeping Alembic's version."""
+    import asyncpg
 
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    await _admin(url, f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    try:
+        names = [row[0] for row in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        if names:
+            await conn.execute(f"TRUNCATE {', '.join(chr(34) + n + chr(34) for n in names)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
