@@ -25,16 +25,16 @@ async def counts(runtime):
 
 async def test_oru_over_mllp_is_filed_once_and_acknowledged(runtime):
     gateway = build_gateway(runtime)
-    async with MLLPServer(gateway.handle, host="127.0.0.1", port=0) as server:
-        async with await MLLPClient.connect("127.0.0.1", server.port) as client:
-            ack = await client.send(ORU)
-            assert b"MSA|CA|" in ack, ack  # this sample asks for enhanced-mode acknowledgement (MSH-15)
-            filed = await counts(runtime)
-            assert filed.get("Patient") == 1 and filed.get("DiagnosticReport") == 1
-            assert filed.get("Observation", 0) >= 1 and filed.get("Provenance") == 1
-            again = await client.send(ORU)  # the lab did not see the first ACK and resends
-            assert b"MSA|CA|" in again
-            assert await counts(runtime) == filed
+    async with (MLLPServer(gateway.handle, host="127.0.0.1", port=0) as server,
+                await MLLPClient.connect("127.0.0.1", server.port) as client):
+        ack = await client.send(ORU)
+        assert b"MSA|CA|" in ack, ack  # this sample asks for enhanced-mode acknowledgement (MSH-15)
+        filed = await counts(runtime)
+        assert filed.get("Patient") == 1 and filed.get("DiagnosticReport") == 1
+        assert filed.get("Observation", 0) >= 1 and filed.get("Provenance") == 1
+        again = await client.send(ORU)  # the lab did not see the first ACK and resends
+        assert b"MSA|CA|" in again
+        assert await counts(runtime) == filed
 
 
 async def test_a_message_left_unfinished_by_a_crash_is_filed_once_on_restart(runtime):
