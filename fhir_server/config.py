@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     # Loopback-only demo mode without access control.
     dev_mode: bool = False
+    # `fhir-server all`: the API process also runs the job worker and the HL7 listener
+    embedded: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     mllp_port: int = Field(default=2575, ge=1, le=65535)

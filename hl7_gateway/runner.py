@@ -21,7 +21,7 @@ from hl7_gateway.mllp import MLLPServer
 from hl7_gateway.parse import parse_message
 from resources import fhir_json
 
-__all__ = ["GATEWAY_PRINCIPAL", "build_gateway", "serve", "replay"]
+__all__ = ["GATEWAY_PRINCIPAL", "build_gateway", "serve", "replay", "component"]
 
 log = logging.getLogger("hl7_gateway")
 
@@ -68,3 +68,8 @@ async def replay(runtime: Runtime, entry: InboxEntry) -> InboxEntry:
     shown = await gateway.inbox.show(entry.id)
     assert shown is not None
     return shown
+
+
+async def component(runtime: Runtime) -> None:
+    """The listener as an embedded component of `fhir-server all` (the `fhir_server.components` entry point)."""
+    await serve(runtime, host=runtime.settings.host, port=runtime.settings.mllp_port)

@@ -51,4 +51,5 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 @click.pass_context
 def run_all(ctx: click.Context, host: str, port: int, dev: bool) -> None:
     """Run the API, the HL7 listener and the job worker in one process (embedded default)."""
+    os.environ["FHIR_EMBEDDED"] = "true"
     ctx.invoke(serve, host=host, port=port, workers=1, dev=dev)
