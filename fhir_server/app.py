@@ -15,12 +15,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from fhir_server.api.bulk_routes import BulkRoutes
+from fhir_server.api.bundle_routes import BundleRoutes
+from fhir_server.api.dashboard_routes import DashboardRoutes
 from fhir_server.api.deps import RequestContextFactory
+from fhir_server.api.import_routes import ImportRoutes
 from fhir_server.api.operation_routes import OperationRoutes
 from fhir_server.api.routes import FhirRoutes
+from fhir_server.api.search_routes import SearchRoutes
 from fhir_server.bootstrap import Runtime, start_runtime
 from fhir_server.config import Settings
 from fhir_server.context import DEV_PRINCIPAL, Principal
+from fhir_server.embedded import embedded_components
 from fhir_server.errors import Unauthorized
 
 __all__ = ["create_app"]
@@ -58,12 +64,20 @@ def create_app(settings: Settings) -> Starlette:
     context = RequestContextFactory(authenticate, settings.base_url)
     services = LazyServices()
     # one module of routes per capability; Starlette tries them in this order
+    search = SearchRoutes(services, context=context, max_body_bytes=settings.max_body_bytes)  # type: ignore[arg-type]
     routes = [
+        *search.early_routes(),
+        *BundleRoutes(services, context=context, max_body_bytes=settings.max_body_bytes).routes(),  # type: ignore[arg-type]
+        *ImportRoutes(services, context=context, max_body_bytes=settings.max_body_bytes).routes(),  # type: ignore[arg-type]
+        *BulkRoutes(lambda: holder["runtime"].bulk_exports, context=context).routes(),  # type: ignore[arg-type,return-value]
+        *DashboardRoutes(lambda: holder["runtime"].analytics, context=context).routes(),  # type: ignore[arg-type,return-value]
         *FhirRoutes(services, context=context, max_body_bytes=settings.max_body_bytes).routes(),  # type: ignore[arg-type]
     ]
     # generic $operation routes go last: an operation with a route of its own is matched first
     routes += OperationRoutes(_LazyRegistry(holder), context=context,  # type: ignore[arg-type]
                               max_body_bytes=settings.max_body_bytes).routes()
+    # search goes after them all: its GET /fhir/{type} and /fhir/{type}/{id}/{type} would match the rest
+    routes += search.routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -75,7 +89,12 @@ def create_app(settings: Settings) -> Starlette:
         gc.freeze()
         app.state.runtime = runtime
         try:
-            yield
+            if settings.embedded:
+                async with embedded_components(runtime) as names:
+                    log.info("embedded components running: %s", ", ".join(names))
+                    yield
+            else:
+                yield
         finally:
             await runtime.close()
 

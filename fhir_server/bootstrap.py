@@ -15,19 +15,35 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conformance import OperationSupport, ServerSupport, capability_statement
+from fhir_server import analytics as mortality
+from fhir_server import bulk
 from fhir_server.config import Settings
 from fhir_server.db import migrate
 from fhir_server.db.engine import create_engine
+from fhir_server.importer.operation import KIND as IMPORT_KIND
+from fhir_server.importer.operation import ImportOperation
 from fhir_server.jobs import Handler, JobQueue, Worker
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.registry import OperationRegistry
-from fhir_server.services import HistoryService, ResourceService, Services
+from fhir_server.services import BundleService, HistoryService, ResourceService, Services
+from fhir_server.services.bundles import search_port
 from fhir_server.services.ports import Validator
+from fhir_server.services.search import SearchService
+from fhir_server.services.search_parameters import REINDEX, SearchParameters
+from fhir_server.services.terminology import TerminologyService
 from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.driver import create_pg_pool
 from fhir_server.storage.keys import open_keyring, verify_keyring
+from fhir_server.storage.positions import Positions
 from fhir_server.storage.repository import ResourceStore
-from fhir_server.wiring import build_indexer, build_matcher, build_validator, search_support, warm_up
+from fhir_server.wiring import (
+    build_indexer,
+    build_matcher,
+    build_validator,
+    search_registry,
+    search_support,
+    warm_up,
+)
 from resources import RESOURCE_TYPES
 
 __all__ = ["Runtime", "start_runtime", "prepare_database", "SOFTWARE_NAME", "software_version"]
@@ -57,6 +73,8 @@ class Runtime:
     jobs: JobQueue
     # job kind -> handler; each capability that runs in the background registers its kinds here
     job_handlers: dict[str, Handler] = field(default_factory=dict)
+    bulk_exports: bulk.BulkExports | None = None
+    analytics: mortality.MortalityAnalytics | None = None
 
     def worker(self, *, slots: int = 2) -> Worker:
         return Worker(self.jobs, self.job_handlers, slots=slots)
@@ -82,16 +100,18 @@ async def prepare_database(settings: Settings) -> None:
 
 def _capability_statement(settings: Settings, operations: OperationRegistry) -> bytes:
     types = sorted(RESOURCE_TYPES)
-    params, common = search_support()
+    params, common, includes, revincludes = search_support()
     support = ServerSupport(
         software_name=SOFTWARE_NAME,
         software_version=software_version(),
         resource_types=types,
         type_interactions=("read", "vread", "update", "patch", "delete", "history-instance", "history-type",
                            "create", *(("search-type",) if params else ())),
-        system_interactions=("history-system",),
+        system_interactions=("history-system", *(("search-system",) if params else ()), "transaction", "batch"),
         search_params=params,
         common_search_params=common,
+        search_include=includes,
+        search_rev_include=revincludes,
         operations=[
             OperationSupport(name=op.code, definition=op.definition["url"], system=bool(op.definition.get("system")),
                              resource_types=op.definition.get("resource", []) if op.definition.get("type") or
@@ -103,10 +123,19 @@ def _capability_statement(settings: Settings, operations: OperationRegistry) -> 
     return orjson.dumps(capability_statement(support))
 
 
-def _operations(resources: ResourceService, validator: Validator) -> OperationRegistry:
+def _operations(resources: ResourceService, validator: Validator, terminology: TerminologyService,
+                settings: Settings, exports: bulk.BulkExports | None = None,
+                analytics: mortality.MortalityAnalytics | None = None) -> OperationRegistry:
     """Every $operation served through the generic operation routes, with its OperationDefinition."""
     registry = OperationRegistry()
     registry.register(validate_operation.DEFINITION, validate_operation.ValidateOperation(resources, validator))
+    terminology.register_operations(registry, settings.base_url or None)
+    if exports is not None:
+        for definition in bulk.DEFINITIONS:
+            registry.register(definition, bulk.ExportOperation(exports))
+    if analytics is not None:
+        registry.register(mortality.EVALUATE_MEASURE, mortality.EvaluateMeasureOperation(analytics))
+        registry.register(mortality.MORTALITY, mortality.MortalityOperation(analytics))
     return registry
 
 
@@ -123,15 +152,39 @@ async def start_runtime(settings: Settings) -> Runtime:
         raise
     pg_pool = None if settings.is_sqlite else await create_pg_pool(settings.driver_dsn, size=settings.database_pool_size)
     store = ResourceStore(engine, keyring, pg_pool=pg_pool)
-    validator, indexer = build_validator(), build_indexer()
+    # this runtime's own search registry: the custom SearchParameters stored in its database extend it
+    registry = search_registry().copy()
+    validator, indexer = build_validator(), build_indexer(registry)
     warm_up(validator, indexer)
-    resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher())
-    operations = _operations(resources, validator)
+    resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher(registry))
+    jobs = JobQueue(store)
+    search_parameters = SearchParameters(store=store, registry=registry, jobs=jobs)
+    await search_parameters.load()
+    resources.subscribe(search_parameters.on_change)
+    search = SearchService(store=store, registry=registry, parameters=search_parameters,
+                           default_count=settings.default_page_size, max_count=settings.max_page_size)
+    terminology = TerminologyService(store=store, resources=resources)
+    await terminology.load_stored()
+    resources.subscribe(terminology.on_change)
+    exports = bulk.BulkExports(store=store, registry=registry, jobs=jobs,
+                               config=bulk.BulkConfig.in_data_dir(settings.data_dir))
+    analytics = mortality.MortalityAnalytics(store=store, resources=resources, jobs=jobs, guard=mortality.RoleGuard())
+    resources.subscribe(analytics.projection.on_change)
+    operations = _operations(resources, validator, terminology, settings, exports, analytics)
     services = Services(
         resources=resources,
         history=HistoryService(store=store, default_count=settings.default_page_size,
                                max_count=settings.max_page_size),
         capability_statement=_capability_statement(settings, operations),
+        search=search,
         operations=operations,
+        bundles=BundleService(resources=resources, search=search_port(search), imports=ImportOperation(
+            resources=resources, jobs=jobs, positions=Positions(store), root=settings.data_dir / "import")),
     )
-    return Runtime(settings, engine, keyring, store, services, JobQueue(store))
+    runtime = Runtime(settings, engine, keyring, store, services, jobs)
+    runtime.job_handlers[REINDEX] = search_parameters.reindex
+    runtime.job_handlers[IMPORT_KIND] = services.bundles.imports.step
+    runtime.job_handlers.update(exports.job_handlers())
+    runtime.job_handlers[mortality.REBUILD] = analytics.rebuild
+    runtime.bulk_exports, runtime.analytics = exports, analytics
+    return runtime

@@ -43,9 +43,21 @@ def build_matcher(registry: SearchRegistry | None = None) -> Matcher:
     return SearchMatcher(registry or search_registry())
 
 
-def search_support() -> tuple[dict[str, list[SearchParamSupport]], list[SearchParamSupport]]:
-    """Search parameters to claim in the CapabilityStatement: none until search is served over HTTP."""
-    return {}, []
+def search_support(registry: SearchRegistry | None = None) -> tuple[
+        dict[str, list[SearchParamSupport]], list[SearchParamSupport], dict[str, list[str]], dict[str, list[str]]]:
+    """What the CapabilityStatement claims for search: the parameters served per type, those common to
+    all types, and the `_include` / `_revinclude` values per type."""
+    from fhir_server.search.capabilities import COMMON_CODES, served_includes, served_params
+
+    registry = registry or search_registry()
+    params = {
+        res_type: [SearchParamSupport(p.code, p.type, p.url or None) for p in served_params(registry, res_type)]
+        for res_type in sorted(registry.resource_types)
+    }
+    patient = {p.name: p for p in params.get("Patient", [])}
+    common = [patient[code] for code in COMMON_CODES if code in patient]
+    includes, revincludes = served_includes(registry)
+    return params, common, includes, revincludes
 
 
 def warm_up(validator: Validator, indexer: Indexer) -> None:

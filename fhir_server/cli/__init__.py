@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 
 import click
 
+from fhir_server.cli.accounts import clients, users
 from fhir_server.cli.admin import keys, migrate
 from fhir_server.cli.data import demo, import_command
 from fhir_server.cli.serve import run_all, serve
@@ -33,7 +34,7 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, run_all, migrate, keys, worker, import_command, demo):
+for command in (serve, run_all, migrate, keys, worker, import_command, demo, users, clients):
     main.add_command(command)
 
 # the HL7 gateway and the AI pipeline sit above the core and add their commands through this entry

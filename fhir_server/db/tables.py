@@ -48,6 +48,12 @@ resources = Table(
     Column("body", LargeBinary, nullable=True),
     UniqueConstraint("res_type", "res_id"),
     Index(None, "res_type", "last_updated"),
+    # the live resources of a type in pk order without touching the bodies (index-only on PostgreSQL):
+    # first pages, counts and `pk IN (...)` joins of searches
+    Index("ix_resources_res_type_pk", "res_type", "pk", postgresql_include=["deleted"]),
+    # type + id -> pk without reading the row (chains, `_has`); SQLite's unique index serves already
+    Index("ix_resources_res_type_res_id_pk", "res_type", "res_id", postgresql_include=["pk", "deleted"]).ddl_if(
+        dialect="postgresql"),
 )
 
 resource_versions = Table(
@@ -69,7 +75,10 @@ resource_versions = Table(
 )
 
 
-def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...]) -> Table:
+def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...],
+                 include: dict[str, tuple[str, ...]] | None = None) -> Table:
+    """An index table; each value index also covers `resource_pk` (INCLUDE, PostgreSQL), plus the
+    columns `include` names for the index whose last key column it is, so searches are index-only."""
     table = Table(
         name,
         metadata,
@@ -78,10 +87,17 @@ def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ..
         Column("res_type", String(64), nullable=False),
         Column("param", String(64), nullable=False),
         *columns,
+        # the element a composite parameter's component row belongs to (`code-value-quantity$1`
+        # rows of one Observation.component share it); NULL for every other row
+        Column("element", Integer, nullable=True),
         Index(None, "resource_pk"),
     )
     for cols in indexes:
-        Index(None, *(table.c[c] for c in cols))
+        # an entry may start with its name (`ix_...`) where the conventional one would be too long
+        name, cols = (cols[0], cols[1:]) if cols[0].startswith("ix_") else (None, cols)
+        covered = [] if "resource_pk" in cols else ["resource_pk"]
+        covered += [c for c in (include or {}).get(cols[-1], ()) if c not in cols]
+        Index(name, *(table.c[c] for c in cols), postgresql_include=covered)
     return table
 
 
@@ -100,7 +116,11 @@ search_token = _index_table(
     Column("code", String(255), nullable=True),
     # display / text, normalised like strings, for `:text`
     Column("text_norm", String(255), nullable=True),
-    indexes=(("res_type", "param", "code", "system"), ("res_type", "param", "system")),
+    # resource_pk last: for one code the rows come in resource order, so a first page (ORDER BY pk
+    # LIMIT n) stops after n matches instead of collecting every resource with the code
+    # (system covered, not a key: `code=x` without a system must keep the resource order too)
+    indexes=(("res_type", "param", "code", "resource_pk"), ("res_type", "param", "system")),
+    include={"resource_pk": ("system",)},
 )
 
 search_date = _index_table(
@@ -109,6 +129,7 @@ search_date = _index_table(
     Column("low", BigInteger, nullable=False),
     Column("high", BigInteger, nullable=False),
     indexes=(("res_type", "param", "low"), ("res_type", "param", "high")),
+    include={"low": ("high",), "high": ("low",)},
 )
 
 search_number = _index_table(
@@ -141,7 +162,8 @@ search_reference = _index_table(
     Column("target_id", String(64), nullable=True),
     Column("target_version", String(64), nullable=True),
     Column("url", String(1024), nullable=True),
-    indexes=(("res_type", "param", "target_id", "target_type"), ("target_type", "target_id"), ("res_type", "param", "url")),
+    indexes=(("ix_search_reference_target_resource", "res_type", "param", "target_id", "target_type", "resource_pk"),
+             ("target_type", "target_id"), ("res_type", "param", "url")),
 )
 
 search_uri = _index_table(

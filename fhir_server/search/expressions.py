@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import fhirpathpy
@@ -112,8 +113,11 @@ def _compile_part(resource_type: str, part: str) -> PathFunction | None:
     return fast or _fhirpath_function(part, resource_type)
 
 
+@lru_cache(maxsize=8192)
 def compile_expression(resource_type: str, expression: str) -> Evaluator | None:
-    """A function of a resource returning the typed values the expression selects; None if hopeless."""
+    """A function of a resource returning the typed values the expression selects; None if hopeless.
+
+    Cached: registries built alike (one per runtime) share the compiled functions."""
     functions = [
         function
         for part in split_union(expression)

@@ -4,7 +4,8 @@
 turns the values into row dicts per index kind (the keys of `fhir_server.db.tables.SEARCH_INDEX_TABLES`),
 each with `res_type` and `param` but no `resource_pk`, which the caller adds when writing. Rows are
 deduplicated per parameter. `_id` and `_lastUpdated` are not indexed (they are columns of
-`resources`), composite parameters not yet (the query side refuses them with a 400).
+`resources`); composite parameters are indexed per component, correlated by element (`composites`);
+`_text` and `_content` as words (`content`).
 
 Expressions are compiled once per (registry generation, resource type) and cached.
 """
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows
+from fhir_server.search.content import content_rows
 from fhir_server.search.expressions import Evaluator, compile_expression
 from fhir_server.search.indexers import INDEXERS, Indexed
 from fhir_server.search.paths import Typed
@@ -34,28 +37,42 @@ class _Step:
     index: Callable[[list[Typed]], Indexed]
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    steps: tuple[_Step, ...]
+    composites: tuple[CompositePlan, ...]
+    text: bool
+    content: bool
+
+
 @dataclass(slots=True)
 class _Plans:
     generation: int
-    by_type: dict[str, tuple[_Step, ...]]
+    by_type: dict[str, _Plan]
 
 
 _cache: WeakKeyDictionary[SearchRegistry, _Plans] = WeakKeyDictionary()
 
 
-def _build_plan(registry: SearchRegistry, resource_type: str) -> tuple[_Step, ...]:
+def _build_plan(registry: SearchRegistry, resource_type: str) -> _Plan:
     steps: list[_Step] = []
-    for code, param in sorted(registry.params_for(resource_type).items()):
+    composites: list[CompositePlan] = []
+    params = registry.params_for(resource_type)
+    for code, param in sorted(params.items()):
+        if param.type == "composite":
+            if (composite := compile_composite(registry, param)) is not None:
+                composites.append(composite)
+            continue
         index = INDEXERS.get(param.type)
         if index is None or param.expression is None or param.on_resource_table:
             continue
         evaluate = compile_expression(resource_type, param.expression)
         if evaluate is not None:
             steps.append(_Step(code, evaluate, index))
-    return tuple(steps)
+    return _Plan(tuple(steps), tuple(composites), "_text" in params, "_content" in params)
 
 
-def _plan(registry: SearchRegistry, resource_type: str) -> tuple[_Step, ...]:
+def _plan(registry: SearchRegistry, resource_type: str) -> _Plan:
     plans = _cache.get(registry)
     if plans is None or plans.generation != registry.generation:
         plans = _Plans(registry.generation, {})
@@ -72,7 +89,8 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
     rows: IndexRows = {kind: [] for kind in INDEX_KINDS}
     if not isinstance(resource_type, str):
         return rows
-    for step in _plan(registry, resource_type):
+    plan = _plan(registry, resource_type)
+    for step in plan.steps:
         values = step.evaluate(resource)
         if not values:
             continue
@@ -82,4 +100,14 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
             if key not in seen:
                 seen.add(key)
                 rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
+    for composite in plan.composites:
+        seen = set()
+        for kind, code, columns in composite_rows(composite, resource):
+            key = (kind, code, *columns.values())
+            if key not in seen:
+                seen.add(key)
+                rows[kind].append({"res_type": resource_type, "param": code, **columns})
+    if plan.text or plan.content:
+        rows["string"].extend({"res_type": resource_type, **row}
+                              for row in content_rows(resource, text=plan.text, content=plan.content))
     return rows

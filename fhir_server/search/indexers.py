@@ -20,6 +20,7 @@ from fhir_server.search.model import is_subtype
 from fhir_server.search.normalize import normalize, truncate
 from fhir_server.search.numbers import MAX_NUMBER, MIN_NUMBER, number_range
 from fhir_server.search.paths import Typed
+from fhir_server.search.quantities import canonical_columns
 from fhir_server.search.references import parse_reference
 
 __all__ = ["INDEXERS", "Indexed", "OF_TYPE", "IDENTIFIER", "URI_WIDTH"]
@@ -187,13 +188,15 @@ def index_number(values: list[Typed]) -> Indexed:
             yield "number", "", {"value": found[0], "low": found[1], "high": found[2]}
 
 
-def _quantity_columns(value: float, low: float, high: float, source: dict[str, Any]) -> dict[str, Any]:
+def _quantity_columns(value: float, low: float, high: float, source: dict[str, Any],
+                      canonical: tuple[float, str] | None = None) -> dict[str, Any]:
     return {
         "value": value, "low": low, "high": high,
         "system": truncate(source["system"]) if isinstance(source.get("system"), str) else None,
         "code": truncate(source["code"]) if isinstance(source.get("code"), str) else None,
         "unit": truncate(source["unit"]) if isinstance(source.get("unit"), str) else None,
-        "canonical_value": None, "canonical_code": None,
+        "canonical_value": canonical[0] if canonical else None,
+        "canonical_code": truncate(canonical[1]) if canonical else None,
     }
 
 
@@ -204,7 +207,7 @@ def index_quantity(values: list[Typed]) -> Indexed:
         if kind == "Range":
             bounds = _range_bounds(value)
             if bounds is not None:
-                yield "quantity", "", _quantity_columns(*bounds)
+                yield "quantity", "", _quantity_columns(*bounds, canonical_columns(bounds[3]))
         elif kind == "Money":
             found = _number(value.get("value"))
             if found is not None:
@@ -213,7 +216,7 @@ def index_quantity(values: list[Typed]) -> Indexed:
         elif is_subtype(kind, "Quantity") or kind == "":
             found = _number(value.get("value"))
             if found is not None:
-                yield "quantity", "", _quantity_columns(*found, value)
+                yield "quantity", "", _quantity_columns(*found, value, canonical_columns(value))
 
 
 def _reference_columns(text: str) -> dict[str, Any] | None:

@@ -10,16 +10,18 @@ malformed values always raise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from fhir_server.errors import BadRequest
+from fhir_server.search.composites import component_code
 from fhir_server.search.param_values import parse_values, split_escaped
-from fhir_server.search.query import Chain, Has, Node, ParsedQuery, Predicate
+from fhir_server.search.query import Chain, CompositeValue, Has, Node, ParsedQuery, Predicate, Simple
 from fhir_server.search.refusals import NotSupported, UnknownParameter
 from fhir_server.search.registry import SearchParam, SearchRegistry
 from fhir_server.search.result_params import RESULT_PARAMS, parse_result_params
 
-__all__ = ["parse_query", "MODIFIERS"]
+__all__ = ["parse_query", "parse_system_query", "MODIFIERS", "TEXT_SEARCH"]
 
 # the modifiers each parameter type accepts (reference also takes a resource type)
 MODIFIERS: dict[str, frozenset[str]] = {
@@ -38,7 +40,10 @@ _UNSUPPORTED_MODIFIERS = {
     "token": frozenset({"above", "below", "in", "not-in"}),
     "reference": frozenset({"above", "below"}),
 }
-_UNSUPPORTED_NAMES = frozenset({"_text", "_content", "_query", "_list", "_filter", "_type"})
+_UNSUPPORTED_NAMES = frozenset({"_query", "_filter"})
+# parameters answered by dedicated code rather than by an expression's index rows
+TEXT_SEARCH = frozenset({"_text", "_content"})
+LIST_URL = "http://hl7.org/fhir/SearchParameter/Resource-list"
 
 
 def _param(registry: SearchRegistry, resource_type: str, code: str, name: str) -> SearchParam:
@@ -118,6 +123,11 @@ def _parse_name(registry: SearchRegistry, resource_type: str, text: str, value: 
     code, _, modifier = head.partition(":")
     if code in _UNSUPPORTED_NAMES:
         raise NotSupported(f"the search parameter '{code}' is not supported (in '{name}')")
+    if code == "_type":
+        raise NotSupported(f"_type applies to a search of all types (GET [base]?_type=...), not to {resource_type}")
+    special = _special(registry, resource_type, code, name)
+    if special is not None and not dot:
+        return _leaf(registry, special, modifier or None, value, name)
     param = _param(registry, resource_type, code, name)
     if param.expression is None and not param.on_resource_table:
         raise NotSupported(f"the search parameter '{code}' has no expression to search on (in '{name}')")
@@ -127,13 +137,74 @@ def _parse_name(registry: SearchRegistry, resource_type: str, text: str, value: 
             raise BadRequest(f"only reference parameters can be chained (in '{name}')")
         targets = _chain_targets(registry, param, modifier or None, tail, name)
         return Chain(param, tuple((target, _parse_name(registry, target, tail, value, name)) for target in targets))
+    return _leaf(registry, param, modifier or None, value, name)
+
+
+def _list_param(resource_type: str) -> SearchParam:
+    return SearchParam(code="_list", type="special", resource_type=resource_type, expression=None, url=LIST_URL)
+
+
+def _special(registry: SearchRegistry, resource_type: str, code: str, name: str) -> SearchParam | None:
+    """`_text`, `_content` and `_list`, which have no expression; None for any other name."""
+    if code == "_list":
+        return _list_param(resource_type)
+    if code in TEXT_SEARCH:
+        return registry.get(resource_type, code) if resource_type else SearchParam(
+            code=code, type="string", resource_type="", expression=None, url="")
+    return None
+
+
+def _composite(registry: SearchRegistry, param: SearchParam, value: str, name: str) -> tuple[CompositeValue, ...]:
+    kinds = registry.component_types(param)
+    if kinds is None:
+        raise NotSupported(f"the components of composite parameter '{param.code}' are not known (in '{name}')")
+    values: list[CompositeValue] = []
+    for alternative in split_escaped(value, ","):
+        if not alternative:
+            continue
+        texts = split_escaped(alternative, "$")
+        if len(texts) != len(kinds):
+            raise BadRequest(f"'{name}' takes {len(kinds)} components separated by '$' "
+                             f"({' $ '.join(kinds)}), got '{alternative}'")
+        parts: list[tuple[str, Simple]] = []
+        for kind, text in zip(kinds, texts, strict=True):
+            parsed = parse_values(name, kind, None, text)
+            if not parsed or isinstance(parsed[0], bool | CompositeValue):
+                raise BadRequest(f"every component of '{name}' needs a value, got '{alternative}'")
+            parts.append((kind, parsed[0]))
+        values.append(CompositeValue(tuple(parts)))
+    return tuple(values)
+
+
+def _leaf(registry: SearchRegistry, param: SearchParam, modifier: str | None, value: str, name: str) -> Predicate:
+    """The predicate of a parameter that is not chained (the parameter and modifier already checked)."""
+    if param.code == "_list":
+        if modifier is not None:
+            raise BadRequest(f"_list takes no modifier (in '{name}')")
+        ids = tuple(part for part in split_escaped(value, ",") if part)
+        if any(item.startswith("$") for item in ids):
+            raise NotSupported(f"functional lists ({', '.join(i for i in ids if i.startswith('$'))}) are not "
+                               f"supported by _list (in '{name}')")
+        return Predicate(param, None, ids)
+    if param.code in TEXT_SEARCH:
+        if modifier is not None:
+            raise BadRequest(f"{param.code} takes no modifier (in '{name}')")
+        return Predicate(param, None, parse_values(name, "string", None, value))
     if param.type == "composite":
-        components = split_escaped(value, "$")
-        raise NotSupported(f"composite search parameter '{code}' ({len(components)} components) is not yet "
-                           f"supported (in '{name}')")
+        if modifier != "missing":
+            return Predicate(param, modifier, _composite(registry, param, value, name))
+        kinds = registry.component_types(param)
+        if kinds is None:
+            raise NotSupported(f"the components of composite parameter '{param.code}' are not known (in '{name}')")
+        # a composite is present when its first component is: test those rows like a plain parameter's
+        first = replace(param, code=component_code(param.code, 0), type=kinds[0])
+        return Predicate(first, modifier, parse_values(name, kinds[0], modifier, value))
     if param.type == "special":
-        raise NotSupported(f"the special search parameter '{code}' is not supported (in '{name}')")
-    return Predicate(param, modifier or None, parse_values(name, param.type, modifier or None, value))
+        if param.code == "near":
+            raise NotSupported(f"'near' (distance from a position) is not supported: Location positions are not "
+                               f"indexed for geographic search (in '{name}')")
+        raise NotSupported(f"the special search parameter '{param.code}' is not supported (in '{name}')")
+    return Predicate(param, modifier, parse_values(name, param.type, modifier, value))
 
 
 def _has_values(node: Node) -> bool:
@@ -142,7 +213,9 @@ def _has_values(node: Node) -> bool:
         return bool(node.values)
     if isinstance(node, Chain):
         return all(_has_values(inner) for _, inner in node.targets)
-    return _has_values(node.inner)
+    if isinstance(node, Has):
+        return _has_values(node.inner)
+    return True
 
 
 def parse_query(registry: SearchRegistry, resource_type: str, pairs: Iterable[tuple[str, str]], *,
@@ -170,3 +243,75 @@ def parse_query(registry: SearchRegistry, resource_type: str, pairs: Iterable[tu
             criteria.append(node)
     result, result_ignored = parse_result_params(registry, resource_type, result_pairs, lenient=lenient)
     return ParsedQuery(resource_type, tuple(criteria), result, tuple(ignored + result_ignored))
+
+
+def common_param(registry: SearchRegistry, types: Sequence[str], code: str, name: str) -> SearchParam:
+    """The parameter `code` as a system search sees it: defined alike (one url) on every type searched
+    that has it, with `resource_type` "" (its index rows are matched whatever their type)."""
+    special = _special(registry, "", code, name)
+    if special is not None:
+        return special
+    found = [param for res_type in (types or sorted(registry.resource_types))
+             if (param := registry.get(res_type, code)) is not None]
+    if not found:
+        raise UnknownParameter(f"unknown search parameter '{name}' for a search of "
+                               f"{', '.join(types) if types else 'all resource types'}")
+    if len({param.url for param in found}) > 1:
+        raise NotSupported(f"'{code}' means different things for the types searched; search one type at a time "
+                           f"(in '{name}')")
+    if found[0].expression is None and not found[0].on_resource_table:
+        raise NotSupported(f"the search parameter '{code}' has no expression to search on (in '{name}')")
+    return replace(found[0], resource_type="")
+
+
+def _system_node(registry: SearchRegistry, types: Sequence[str], name: str, value: str) -> Node:
+    head, dot, _ = name.partition(".")
+    code, _, modifier = head.partition(":")
+    if dot or code == "_has":
+        raise NotSupported(f"chains and _has need one resource type: search [type]?... instead (in '{name}')")
+    if code in _UNSUPPORTED_NAMES:
+        raise NotSupported(f"the search parameter '{code}' is not supported (in '{name}')")
+    param = common_param(registry, types, code, name)
+    if param.code not in TEXT_SEARCH and param.code != "_list":
+        _check_modifier(param, modifier or None, name, registry)
+    return _leaf(registry, param, modifier or None, value, name)
+
+
+def parse_system_query(registry: SearchRegistry, types: Sequence[str], pairs: Iterable[tuple[str, str]], *,
+                       lenient: bool = False) -> ParsedQuery:
+    """Parse a search across resource types (`GET [base]?_type=A,B&...`; `types` empty: every type).
+
+    Only parameters shared by the types searched may be used (`_id`, `_lastUpdated`, `_tag`,
+    `_profile`, `_security`, `_source`, `_text`, `_content`, `_list`, or one defined alike on each).
+    """
+    unknown = [res_type for res_type in types if not registry.supports(res_type)]
+    if unknown:
+        raise BadRequest(f"unknown resource type(s) in _type: {', '.join(unknown)}")
+    criteria: list[Node] = []
+    result_pairs: list[tuple[str, str]] = []
+    ignored: list[str] = []
+    for name, value in pairs:
+        if name.partition(":")[0] in RESULT_PARAMS:
+            result_pairs.append((name, value))
+            continue
+        if value == "":
+            continue
+        try:
+            node = _system_node(registry, types, name, value)
+        except (UnknownParameter, NotSupported):
+            if not lenient:
+                raise
+            ignored.append(name)
+            continue
+        if _has_values(node):
+            criteria.append(node)
+
+    def lookup(code: str) -> SearchParam | None:
+        try:
+            return common_param(registry, types, code, code)
+        except BadRequest:
+            return None
+
+    result, result_ignored = parse_result_params(registry, "", result_pairs, lenient=lenient, lookup=lookup)
+    return ParsedQuery("", tuple(criteria), result, tuple(ignored + result_ignored), types=tuple(types))
+

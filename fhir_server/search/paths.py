@@ -23,7 +23,7 @@ from fhir_server.search.model import (
 )
 from fhir_server.search.references import reference_type
 
-__all__ = ["Typed", "PathFunction", "compile_path", "split_segments"]
+__all__ = ["Typed", "PathFunction", "compile_path", "compile_relative", "split_segments"]
 
 Typed = tuple[Any, str]
 PathFunction = Callable[[dict[str, Any]], list[Typed]]
@@ -142,9 +142,22 @@ def compile_path(resource_type: str, expression: str) -> PathFunction | None:
     segments = _segments(expression)
     if not segments or segments[0] != resource_type:
         return None
+    return _compile_steps(resource_type, segments[1:])
+
+
+def compile_relative(owner: str, expression: str) -> PathFunction | None:
+    """A walker for a path relative to an element of type `owner` (a type name or backbone path),
+    as composite components are written (`value.as(Quantity)` under `Observation.component`)."""
+    segments = _segments(expression)
+    if not segments:
+        return None
+    return _compile_steps(owner, segments)
+
+
+def _compile_steps(resource_type: str, steps: list[str]) -> PathFunction | None:
     owners = {resource_type}
     ops: list[_Op] = []
-    for segment in segments[1:]:
+    for segment in steps:
         if _FIELD.fullmatch(segment):
             table = _child_table(owners, segment)
             if table is None:

@@ -1,9 +1,13 @@
 """The parsed form of a search query: what `parse_query` produces and `compile_query` consumes.
 
-    ParsedQuery(resource_type, criteria=(node AND node ...), result=ResultParams, ignored=(...))
+    ParsedQuery(resource_type, criteria=(node AND node ...), result=ResultParams, ignored=(...), types=None)
     node := Predicate(param, modifier, values: OR of typed values)
           | Chain(param, targets=((type, node), ...))       subject:Patient.name=x
           | Has(resource_type, reference, inner=node)        _has:Observation:patient:code=x
+          | Compartment(type, id, members)                   GET Patient/123/Observation
+
+A system search (`GET [base]?_type=...`) has `types` set: the resource types searched (empty: all),
+and its predicates carry parameters with `resource_type == ""` (common to every type searched).
 
 Typed values (one per comma-separated alternative) carry what their parameter type needs, already
 validated: date ranges in epoch microseconds, numbers with their precision range, token
@@ -18,8 +22,8 @@ from decimal import Decimal
 from fhir_server.search.registry import SearchParam
 
 __all__ = [
-    "DateValue", "NumberValue", "QuantityValue", "TokenValue", "ReferenceValue", "Value",
-    "Predicate", "Chain", "Has", "Node", "SortKey", "Include", "ResultParams", "ParsedQuery", "PREFIXES",
+    "DateValue", "NumberValue", "QuantityValue", "TokenValue", "ReferenceValue", "CompositeValue", "Value",
+    "Predicate", "Chain", "Has", "Compartment", "Node", "SortKey", "Include", "ResultParams", "ParsedQuery", "PREFIXES",
 ]
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
@@ -69,7 +73,17 @@ class ReferenceValue:
 
 
 # str for string and uri parameters (and _id); bool for :missing
-Value = DateValue | NumberValue | QuantityValue | TokenValue | ReferenceValue | str | bool
+Simple = DateValue | NumberValue | QuantityValue | TokenValue | ReferenceValue | str
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeValue:
+    """`a$b`: one value per component, each with its component's parameter type, all met by one element."""
+
+    parts: tuple[tuple[str, Simple], ...]
+
+
+Value = Simple | CompositeValue | bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,17 @@ class Has:
     inner: Node
 
 
-Node = Predicate | Chain | Has
+@dataclass(frozen=True, slots=True)
+class Compartment:
+    """The compartment `compartment_type/compartment_id`: per member type, the reference parameters
+    that make a resource a member (https://hl7.org/fhir/R4/compartmentdefinition.html)."""
+
+    compartment_type: str
+    compartment_id: str
+    members: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+Node = Predicate | Chain | Has | Compartment
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +166,5 @@ class ParsedQuery:
     result: ResultParams = field(default_factory=ResultParams)
     # parameters left out under lenient handling (unknown or unsupported), as the client wrote them
     ignored: tuple[str, ...] = ()
+    # a system search: the types searched (() = every type); None for a search of `resource_type`
+    types: tuple[str, ...] | None = None

@@ -108,6 +108,8 @@ class SearchRegistry:
 
     def __init__(self) -> None:
         self._params: dict[str, dict[str, SearchParam]] = {}
+        # canonical url -> parameter type, for the components of composite parameters
+        self._types_by_url: dict[str, str] = {}
         # bumped by every change, so caches built from the registry (compiled extractors) know to rebuild
         self.generation = 0
 
@@ -140,6 +142,8 @@ class SearchRegistry:
             for item in definition.get("component") or ()
         )
         added: list[SearchParam] = []
+        if isinstance(definition.get("url"), str):
+            self._types_by_url[definition["url"]] = kind
         for resource_type in _bases(base):
             chosen = _parts_for(resource_type, parts)
             if parts and not chosen:
@@ -164,6 +168,20 @@ class SearchRegistry:
             for code in [code for code, param in params.items() if param.url == url]:
                 del params[code]
         self.generation += 1
+
+    def copy(self) -> SearchRegistry:
+        """An independent registry with the same parameters (cheap: the parameters are immutable)."""
+        other = SearchRegistry()
+        other._params = {resource_type: dict(params) for resource_type, params in self._params.items()}
+        other._types_by_url = dict(self._types_by_url)
+        other.generation = self.generation
+        return other
+
+    def component_types(self, param: SearchParam) -> tuple[str, ...] | None:
+        """The parameter types of a composite's components, in order; None if one is unknown."""
+        types = tuple(self._types_by_url.get(component.definition, "") for component in param.components)
+        return types if types and all(kind in PARAM_TYPES and kind not in ("composite", "special")
+                                      for kind in types) else None
 
     def get(self, resource_type: str, code: str) -> SearchParam | None:
         return self._params.get(resource_type, {}).get(code)

@@ -7,13 +7,13 @@ position carried in the `next` links it writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from fhir_server.errors import BadRequest
 from fhir_server.search.query import Include, ResultParams, SortKey
 from fhir_server.search.refusals import NotSupported, UnknownParameter
-from fhir_server.search.registry import SearchRegistry
+from fhir_server.search.registry import SearchParam, SearchRegistry
 
 __all__ = ["RESULT_PARAMS", "SORTABLE_TYPES", "parse_result_params"]
 
@@ -38,7 +38,10 @@ def _count(value: str) -> int:
     return int(value)
 
 
-def _sort(registry: SearchRegistry, resource_type: str, value: str) -> tuple[SortKey, ...]:
+Lookup = Callable[[str], SearchParam | None]
+
+
+def _sort(lookup: Lookup, resource_type: str, value: str) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
     for item in value.split(","):
         item = item.strip()
@@ -46,9 +49,10 @@ def _sort(registry: SearchRegistry, resource_type: str, value: str) -> tuple[Sor
         code = item.removeprefix("-")
         if not code:
             continue
-        param = registry.get(resource_type, code)
+        param = lookup(code)
         if param is None:
-            raise UnknownParameter(f"unknown _sort parameter '{code}' for resource type {resource_type}")
+            raise UnknownParameter(f"unknown _sort parameter '{code}' for "
+                                   f"{'resource type ' + resource_type if resource_type else 'the types searched'}")
         if param.type not in SORTABLE_TYPES:
             raise NotSupported(f"cannot sort on the {param.type} parameter '{code}'")
         keys.append(SortKey(param, descending))
@@ -58,6 +62,8 @@ def _sort(registry: SearchRegistry, resource_type: str, value: str) -> tuple[Sor
 def _include(registry: SearchRegistry, name: str, modifier: str, value: str) -> Include:
     if modifier not in ("", "iterate", "recurse"):
         raise BadRequest(f"unknown modifier ':{modifier}' on {name}")
+    if value == "*":
+        return Include("*", "*", None, iterate=modifier != "")
     parts = value.split(":")
     if len(parts) not in (2, 3) or not all(parts):
         raise BadRequest(f"{name} must have the form Type:parameter[:targetType], got '{value}'")
@@ -73,8 +79,10 @@ def _include(registry: SearchRegistry, name: str, modifier: str, value: str) -> 
 
 
 def parse_result_params(registry: SearchRegistry, resource_type: str, pairs: Iterable[tuple[str, str]], *,
-                        lenient: bool = False) -> tuple[ResultParams, list[str]]:
-    """The result parameters, and the names skipped under lenient handling."""
+                        lenient: bool = False, lookup: Lookup | None = None) -> tuple[ResultParams, list[str]]:
+    """The result parameters, and the names skipped under lenient handling. `lookup` finds `_sort`
+    parameters (by default those of `resource_type`)."""
+    find: Lookup = lookup or (lambda code: registry.get(resource_type, code))
     result = ResultParams()
     includes: list[Include] = []
     revincludes: list[Include] = []
@@ -89,7 +97,7 @@ def parse_result_params(registry: SearchRegistry, resource_type: str, pairs: Ite
                 raise BadRequest(f"{base} takes no modifier (got '{name}')")
             if base in _CHOICES and value not in _CHOICES[base]:
                 raise BadRequest(f"{base} must be one of {', '.join(_CHOICES[base])}, got '{value}'")
-            result = _with(result, registry, resource_type, base, value)
+            result = _with(result, find, resource_type, base, value)
         except (UnknownParameter, NotSupported):
             if not lenient:
                 raise
@@ -97,11 +105,11 @@ def parse_result_params(registry: SearchRegistry, resource_type: str, pairs: Ite
     return replace(result, include=tuple(includes), revinclude=tuple(revincludes)), ignored
 
 
-def _with(result: ResultParams, registry: SearchRegistry, resource_type: str, base: str, value: str) -> ResultParams:
+def _with(result: ResultParams, lookup: Lookup, resource_type: str, base: str, value: str) -> ResultParams:
     if base == "_count":
         return replace(result, count=_count(value))
     if base == "_sort":
-        return replace(result, sort=_sort(registry, resource_type, value))
+        return replace(result, sort=_sort(lookup, resource_type, value))
     if base == "_elements":
         return replace(result, elements=tuple(item.strip() for item in value.split(",") if item.strip()))
     if base == "_pretty":

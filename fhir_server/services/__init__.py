@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fhir_server.operations.registry import OperationRegistry
+from fhir_server.services.bundles import BundleService
 from fhir_server.services.history import HistoryRequest, HistoryService
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.resources import ResourceService
+from fhir_server.services.search import SearchRequest, SearchService
 
-__all__ = ["Services", "ResourceService", "HistoryService", "HistoryRequest", "ResourceVersion", "WriteResult"]
+__all__ = ["Services", "BundleService", "ResourceService", "HistoryService", "HistoryRequest", "ResourceVersion", "WriteResult",
+           "SearchService", "SearchRequest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,4 +20,6 @@ class Services:
     resources: ResourceService
     history: HistoryService
     capability_statement: bytes
+    search: SearchService
+    bundles: BundleService
     operations: OperationRegistry

@@ -1,8 +1,10 @@
 """The FHIR instance and type interactions: create, read, vread, update, patch, delete, and their
 conditional forms (https://hl7.org/fhir/R4/http.html).
 
-Each write runs in one transaction: the resource row, its version row, its search index rows and
-its change event commit together or not at all.
+Each public method is one unit of work, retried on a lost race. Each has an `*_in(tx, ...)` twin that
+runs inside a transaction the caller owns, which is how a transaction Bundle runs all its entries in
+one database transaction. Every write ends in `write_many_in`: the resource rows, version rows,
+search index rows and change events of a unit of work commit together or not at all.
 """
 
 from __future__ import annotations
@@ -14,22 +16,29 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhir_server.context import RequestContext
-from fhir_server.errors import (
-    BadRequest,
-    Gone,
-    MultipleMatches,
-    NotFound,
-    PreconditionFailed,
-)
+from fhir_server.errors import BadRequest, FhirError, Gone, MultipleMatches, NotFound, PreconditionFailed
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.patch import apply_patch
 from fhir_server.services.ports import Change, ChangeSubscriber, Indexer, Matcher, Validator
-from fhir_server.services.preparation import check_id, check_shape, check_valid, stamp
+from fhir_server.services.preparation import check_id, check_shape, check_valid
+from fhir_server.services.write_ops import (
+    BatchWriteError,
+    Create,
+    Patch,
+    Prepared,
+    Put,
+    Remove,
+    Staged,
+    WriteOp,
+    prepare,
+    stage,
+)
+from fhir_server.storage.batch import BatchStore, NewVersion
 from fhir_server.storage.instants import now_micros
 from fhir_server.storage.repository import ConcurrentWrite, CurrentRow, ResourceStore, Tx
 from resources import fhir_json, is_resource_type
 
-__all__ = ["ResourceService"]
+__all__ = ["ResourceService", "require_type"]
 
 T = TypeVar("T")
 Criteria = Sequence[tuple[str, str]]
@@ -44,16 +53,23 @@ def require_type(res_type: str) -> str:
     return res_type
 
 
-def _version(row: CurrentRow, *, version_id: int | None = None, last_updated: int | None = None,
-             body: bytes | None = None, deleted: bool | None = None) -> ResourceVersion:
-    return ResourceVersion(row.res_type, row.res_id, version_id or row.version_id, last_updated or row.last_updated,
-                           row.deleted if deleted is None else deleted, body if body is not None else row.body)
+def _version(row: CurrentRow) -> ResourceVersion:
+    return ResourceVersion(row.res_type, row.res_id, row.version_id, row.last_updated, row.deleted, row.body)
+
+
+def _check_if_match(current: CurrentRow, if_match: int | None) -> None:
+    if if_match is not None and (current.deleted or if_match != current.version_id):
+        raise PreconditionFailed(
+            f"If-Match asked for version {if_match} of {current.res_type}/{current.res_id}, "
+            f"but the current version is {current.version_id}"
+        )
 
 
 class ResourceService:
     def __init__(self, *, store: ResourceStore, validator: Validator, indexer: Indexer, matcher: Matcher,
                  max_conditional_deletes: int = 100) -> None:
         self.store = store
+        self.batch = BatchStore(store)
         self.validator = validator
         self.indexer = indexer
         self.matcher = matcher
@@ -64,20 +80,50 @@ class ResourceService:
         """Call `subscriber` inside the transaction of every write (create, update, patch, delete)."""
         self.subscribers.append(subscriber)
 
-    async def _changed(self, tx: Tx, action: str, res_type: str, res_id: str, version_id: int,
-                       resource: dict[str, Any] | None, at: int) -> None:
-        await self.store.record_change(tx, res_type=res_type, res_id=res_id, version_id=version_id,
-                                       action=action, at=at)
-        if self.subscribers:
-            change = Change(action, res_type, res_id, version_id, resource)
-            for subscriber in self.subscribers:
-                await subscriber(tx, change)
+    # -- units of work -------------------------------------------------------------------------
+
+    async def run_in_transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction; on a lost race (a concurrent create of the same id, a
+        version changed underneath, a deadlock) run it again on fresh state, up to 5 times."""
+
+        async def attempt() -> T:
+            async with self.store.write() as tx:
+                return await work(tx)
+
+        return await self._with_retries(attempt)
+
+    def prepare(self, res_type: str, resource: Any) -> Prepared:
+        """Check a resource for shape and validity before any transaction opens."""
+        require_type(res_type)
+        return prepare(self.validator, res_type, resource)
+
+    def prepare_update(self, res_type: str, res_id: str, resource: Any) -> Prepared:
+        """As `prepare`, and the resource must carry the id of the URL it is PUT to."""
+        require_type(res_type)
+        check_id(res_id)
+        resource = check_shape(resource, res_type)
+        body_id = resource.get("id")
+        if body_id is None:
+            raise BadRequest(f"the resource must carry id '{res_id}' to be updated at {res_type}/{res_id}")
+        if body_id != res_id:
+            raise BadRequest(f"the resource id '{body_id}' does not match the id '{res_id}' in the URL")
+        return Prepared(res_type, resource, check_valid(self.validator, resource))
+
+    def stage(self, resource: dict[str, Any], res_id: str, version_id: int = 1) -> Staged:
+        return stage(self.indexer, resource, res_id, version_id)
 
     # -- reads ---------------------------------------------------------------------------------
 
     async def read(self, ctx: RequestContext, res_type: str, res_id: str) -> ResourceVersion:
         require_type(res_type)
-        row = await self.store.read_current(res_type, res_id)
+        return self._readable(await self.store.read_current(res_type, res_id), res_type, res_id)
+
+    async def read_in(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str) -> ResourceVersion:
+        require_type(res_type)
+        return self._readable(await self.store.current(tx, res_type, res_id), res_type, res_id)
+
+    @staticmethod
+    def _readable(row: CurrentRow | None, res_type: str, res_id: str) -> ResourceVersion:
         if row is None:
             raise NotFound(f"{res_type}/{res_id} is not known")
         if row.deleted:
@@ -89,221 +135,262 @@ class ResourceService:
         if not version_id.isdigit():
             raise NotFound(f"{res_type}/{res_id} has no version '{version_id}'")
         row = await self.store.version(res_type, res_id, int(version_id))
+        return self._version_readable(row, res_type, res_id, version_id)
+
+    async def vread_in(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str,
+                       version_id: str) -> ResourceVersion:
+        require_type(res_type)
+        if not version_id.isdigit():
+            raise NotFound(f"{res_type}/{res_id} has no version '{version_id}'")
+        row = await self.batch.version(tx, res_type, res_id, int(version_id))
+        return self._version_readable(row, res_type, res_id, version_id)
+
+    @staticmethod
+    def _version_readable(row: Any, res_type: str, res_id: str, version_id: str) -> ResourceVersion:
         if row is None:
             raise NotFound(f"{res_type}/{res_id} has no version {version_id}")
         if row.deleted:
             raise Gone(f"version {version_id} of {res_type}/{res_id} is its deletion")
         return ResourceVersion(row.res_type, row.res_id, row.version_id, row.last_updated, False, row.body)
 
+    # -- matching (conditional interactions) ---------------------------------------------------
+
+    async def match_in(self, tx: Tx, res_type: str, criteria: Criteria, *, serialize: bool = True) -> list[str]:
+        """Ids of the current `res_type` resources matching `criteria`. With `serialize`, concurrent
+        conditional writes on the same criteria take turns until this transaction ends."""
+        require_type(res_type)
+        if serialize:
+            await self._serialize_on(tx, res_type, criteria)
+        return [res_id for _, res_id in await self.matcher(tx, res_type, criteria)]
+
+    async def resolve_create_in(self, tx: Tx, res_type: str, if_none_exist: Criteria) -> CurrentRow | None:
+        """The resource a conditional create finds instead of creating (None: create); 412 on several."""
+        matches = await self.match_in(tx, res_type, if_none_exist)
+        if len(matches) > 1:
+            raise MultipleMatches(
+                f"If-None-Exist matched {len(matches)} {res_type} resources; the criteria are not selective enough")
+        if not matches:
+            return None
+        existing = await self.store.current(tx, res_type, matches[0])
+        if existing is None:
+            raise AssertionError(f"{res_type}/{matches[0]} matched but has no row")
+        return existing
+
+    async def resolve_update_in(self, tx: Tx, res_type: str, criteria: Criteria, body_id: Any) -> str:
+        """The id a conditional update writes to: the one match, else the body's id or a new one."""
+        matches = await self.match_in(tx, res_type, criteria)
+        if len(matches) > 1:
+            raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
+                                  "a conditional update needs at most one")
+        if not matches:
+            return check_id(body_id) if isinstance(body_id, str) else str(uuid.uuid4())
+        if body_id is not None and body_id != matches[0]:
+            raise BadRequest(f"the resource id '{body_id}' differs from the matching {res_type}/{matches[0]}")
+        return matches[0]
+
+    async def resolve_patch_in(self, tx: Tx, res_type: str, criteria: Criteria) -> str:
+        matches = await self.match_in(tx, res_type, criteria, serialize=False)
+        if not matches:
+            raise NotFound(f"no {res_type} matches the criteria of the conditional patch")
+        if len(matches) > 1:
+            raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
+                                  "a conditional patch needs exactly one")
+        return matches[0]
+
+    async def resolve_delete_in(self, tx: Tx, res_type: str, criteria: Criteria) -> list[str]:
+        if not criteria:
+            raise BadRequest("a conditional delete needs search criteria")
+        matches = await self.match_in(tx, res_type, criteria, serialize=False)
+        if len(matches) > self.max_conditional_deletes:
+            raise MultipleMatches(
+                f"the criteria matched {len(matches)} {res_type} resources, more than the "
+                f"{self.max_conditional_deletes} one conditional delete may remove")
+        return matches
+
     # -- create --------------------------------------------------------------------------------
 
     async def create(self, ctx: RequestContext, res_type: str, resource: Any, *,
                      if_none_exist: Criteria | None = None) -> WriteResult:
-        require_type(res_type)
-        resource = check_shape(resource, res_type)
-        issues = check_valid(self.validator, resource)
+        prepared = self.prepare(res_type, resource)
         res_id = str(uuid.uuid4())
-        (body, last_updated), stamped = self._stamp(resource, res_id, 1)
-        rows = self.indexer(stamped)
+        # stamped, serialised and indexed before the transaction opens: no CPU work under its locks
+        prepared = Prepared(res_type, prepared.resource, prepared.issues, self.stage(prepared.content(), res_id))
+        return await self.run_in_transaction(
+            lambda tx: self.create_in(tx, ctx, prepared, res_id=res_id, if_none_exist=if_none_exist))
 
-        async def attempt() -> WriteResult:
-            async with self.store.write() as tx:
-                if if_none_exist:
-                    await self._serialize_on(tx, res_type, if_none_exist)
-                    matches = await self.matcher(tx, res_type, if_none_exist)
-                    if len(matches) > 1:
-                        raise MultipleMatches(
-                            f"If-None-Exist matched {len(matches)} {res_type} resources; the criteria are not selective enough")
-                    if matches:
-                        existing = await self.store.current(tx, res_type, matches[0][1])
-                        assert existing is not None
-                        return WriteResult(_version(existing), created=False, changed=False, issues=issues)
-                pk = await self.store.insert(tx, res_type=res_type, res_id=res_id, body=body,
-                                                last_updated=last_updated, method="POST")
-                await self.store.write_index(tx, pk, res_type, rows, replace=False)
-                await self._changed(tx, "create", res_type, res_id, 1, stamped, last_updated)
-            return WriteResult(ResourceVersion(res_type, res_id, 1, last_updated, False, body),
-                               created=True, issues=issues)
-
-        return await self._with_retries(attempt)
+    async def create_in(self, tx: Tx, ctx: RequestContext, prepared: Prepared, *, res_id: str | None = None,
+                        if_none_exist: Criteria | None = None) -> WriteResult:
+        if if_none_exist:
+            existing = await self.resolve_create_in(tx, prepared.res_type, if_none_exist)
+            if existing is not None:
+                return WriteResult(_version(existing), created=False, changed=False, issues=prepared.issues)
+        return await self._write_one(tx, ctx, Create(prepared, res_id or str(uuid.uuid4())))
 
     # -- update --------------------------------------------------------------------------------
 
     async def update(self, ctx: RequestContext, res_type: str, res_id: str, resource: Any, *,
                      if_match: int | None = None) -> WriteResult:
-        require_type(res_type)
-        check_id(res_id)
-        resource = check_shape(resource, res_type)
-        body_id = resource.get("id")
-        if body_id is None:
-            raise BadRequest(f"the resource must carry id '{res_id}' to be updated at {res_type}/{res_id}")
-        if body_id != res_id:
-            raise BadRequest(f"the resource id '{body_id}' does not match the id '{res_id}' in the URL")
-        issues = check_valid(self.validator, resource)
-        return await self._with_retries(lambda: self._update_once(res_type, res_id, resource, if_match, issues))
+        prepared = self.prepare_update(res_type, res_id, resource)
+        return await self.run_in_transaction(lambda tx: self.update_in(tx, ctx, res_id, prepared, if_match=if_match))
 
-    async def _update_once(self, res_type: str, res_id: str, resource: dict[str, Any], if_match: int | None,
-                           issues: list[Any], tx: Tx | None = None) -> WriteResult:
-        if tx is None:
-            async with self.store.write() as own:
-                return await self._update_once(res_type, res_id, resource, if_match, issues, own)
-        current = await self.store.current(tx, res_type, res_id, for_update=True)
-        if current is None:
-            if if_match is not None:
-                raise PreconditionFailed(f"{res_type}/{res_id} does not exist, so If-Match cannot hold")
-            (body, last_updated), stamped = self._stamp(resource, res_id, 1)
-            pk = await self.store.insert(tx, res_type=res_type, res_id=res_id, body=body,
-                                            last_updated=last_updated, method="PUT")
-            await self.store.write_index(tx, pk, res_type, self.indexer(stamped), replace=False)
-            await self._changed(tx, "create", res_type, res_id, 1, stamped, last_updated)
-            return WriteResult(ResourceVersion(res_type, res_id, 1, last_updated, False, body), created=True,
-                               issues=issues)
-        self._check_if_match(current, if_match)
-        return await self._write_next(tx, current, resource, "PUT", issues, created=current.deleted)
-
-    async def _write_next(self, tx: Tx, current: CurrentRow, resource: dict[str, Any], method: str,
-                          issues: list[Any], *, created: bool = False) -> WriteResult:
-        version_id = current.version_id + 1
-        (body, last_updated), stamped = self._stamp(resource, current.res_id, version_id)
-        await self.store.replace(tx, current, body=body, last_updated=last_updated, method=method)
-        await self.store.write_index(tx, current.pk, current.res_type, self.indexer(stamped), replace=True)
-        await self._changed(tx, "update", current.res_type, current.res_id, version_id, stamped, last_updated)
-        return WriteResult(ResourceVersion(current.res_type, current.res_id, version_id, last_updated, False, body),
-                           created=created, issues=issues)
+    async def update_in(self, tx: Tx, ctx: RequestContext, res_id: str, prepared: Prepared, *,
+                        if_match: int | None = None) -> WriteResult:
+        return await self._write_one(tx, ctx, Put(prepared, res_id, if_match))
 
     async def conditional_update(self, ctx: RequestContext, res_type: str, criteria: Criteria, resource: Any, *,
                                  if_match: int | None = None) -> WriteResult:
         """PUT [type]?[criteria] (https://hl7.org/fhir/R4/http.html#cond-update)."""
-        require_type(res_type)
-        resource = check_shape(resource, res_type)
-        issues = check_valid(self.validator, resource)
-        body_id = resource.get("id")
+        prepared = self.prepare(res_type, resource)
+        return await self.run_in_transaction(
+            lambda tx: self.conditional_update_in(tx, ctx, criteria, prepared, if_match=if_match))
 
-        async def attempt() -> WriteResult:
-            async with self.store.write() as tx:
-                await self._serialize_on(tx, res_type, criteria)
-                matches = await self.matcher(tx, res_type, criteria)
-                if len(matches) > 1:
-                    raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
-                                          "a conditional update needs at most one")
-                if not matches:
-                    target_id = check_id(body_id) if body_id is not None else str(uuid.uuid4())
-                    return await self._update_once(res_type, target_id, resource, if_match, issues, tx)
-                match_id = matches[0][1]
-                if body_id is not None and body_id != match_id:
-                    raise BadRequest(f"the resource id '{body_id}' differs from the matching {res_type}/{match_id}")
-                return await self._update_once(res_type, match_id, resource, if_match, issues, tx)
-
-        return await self._with_retries(attempt)
+    async def conditional_update_in(self, tx: Tx, ctx: RequestContext, criteria: Criteria, prepared: Prepared, *,
+                                    if_match: int | None = None) -> WriteResult:
+        target = await self.resolve_update_in(tx, prepared.res_type, criteria, prepared.content().get("id"))
+        return await self._write_one(tx, ctx, Put(prepared, target, if_match))
 
     # -- patch ---------------------------------------------------------------------------------
 
     async def patch(self, ctx: RequestContext, res_type: str, res_id: str, patch: Any, *,
                     content_type: str, if_match: int | None = None) -> WriteResult:
         require_type(res_type)
+        return await self.run_in_transaction(
+            lambda tx: self.patch_in(tx, ctx, res_type, res_id, patch, content_type=content_type, if_match=if_match))
 
-        async def attempt() -> WriteResult:
-            async with self.store.write() as tx:
-                return await self._patch_in(tx, res_type, res_id, patch, content_type, if_match)
-
-        return await self._with_retries(attempt)
+    async def patch_in(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str, patch: Any, *,
+                       content_type: str, if_match: int | None = None) -> WriteResult:
+        return await self._write_one(tx, ctx, Patch(res_type, res_id, patch, content_type, if_match))
 
     async def conditional_patch(self, ctx: RequestContext, res_type: str, criteria: Criteria, patch: Any, *,
                                 content_type: str, if_match: int | None = None) -> WriteResult:
         require_type(res_type)
 
-        async def attempt() -> WriteResult:
-            async with self.store.write() as tx:
-                matches = await self.matcher(tx, res_type, criteria)
-                if not matches:
-                    raise NotFound(f"no {res_type} matches the criteria of the conditional patch")
-                if len(matches) > 1:
-                    raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
-                                          "a conditional patch needs exactly one")
-                return await self._patch_in(tx, res_type, matches[0][1], patch, content_type, if_match)
+        async def work(tx: Tx) -> WriteResult:
+            target = await self.resolve_patch_in(tx, res_type, criteria)
+            return await self.patch_in(tx, ctx, res_type, target, patch, content_type=content_type, if_match=if_match)
 
-        return await self._with_retries(attempt)
-
-    async def _patch_in(self, tx: Tx, res_type: str, res_id: str, patch: Any, content_type: str,
-                        if_match: int | None) -> WriteResult:
-        current = await self.store.current(tx, res_type, res_id, for_update=True)
-        if current is None:
-            raise NotFound(f"{res_type}/{res_id} is not known")
-        if current.deleted:
-            raise Gone(f"{res_type}/{res_id} was deleted")
-        self._check_if_match(current, if_match)
-        assert current.body is not None
-        patched = apply_patch(fhir_json.loads(current.body), patch, content_type)
-        if patched.get("resourceType") != res_type or patched.get("id") != res_id:
-            raise BadRequest("a patch may not change the resourceType or id of a resource", code="processing")
-        issues = check_valid(self.validator, patched)
-        return await self._write_next(tx, current, patched, "PATCH", issues)
+        return await self.run_in_transaction(work)
 
     # -- delete --------------------------------------------------------------------------------
 
     async def delete(self, ctx: RequestContext, res_type: str, res_id: str, *,
                      if_match: int | None = None) -> WriteResult:
         require_type(res_type)
+        return await self.run_in_transaction(lambda tx: self.delete_in(tx, ctx, res_type, res_id, if_match=if_match))
 
-        async def attempt() -> WriteResult:
-            async with self.store.write() as tx:
-                current = await self.store.current(tx, res_type, res_id, for_update=True)
-                if current is None or current.deleted:
-                    if if_match is not None:
-                        raise PreconditionFailed(f"{res_type}/{res_id} does not exist, so If-Match cannot hold")
-                    return WriteResult(None, changed=False)
-                self._check_if_match(current, if_match)
-                return await self._delete_row(tx, current)
-
-        return await self._with_retries(attempt)
+    async def delete_in(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str, *,
+                        if_match: int | None = None) -> WriteResult:
+        return await self._write_one(tx, ctx, Remove(res_type, res_id, if_match))
 
     async def conditional_delete(self, ctx: RequestContext, res_type: str, criteria: Criteria) -> list[WriteResult]:
         """DELETE [type]?[criteria]: deletes every match, up to `max_conditional_deletes` (else 412)."""
         require_type(res_type)
         if not criteria:
             raise BadRequest("a conditional delete needs search criteria")
+        return await self.run_in_transaction(lambda tx: self.conditional_delete_in(tx, ctx, res_type, criteria))
 
-        async def attempt() -> list[WriteResult]:
-            async with self.store.write() as tx:
-                matches = await self.matcher(tx, res_type, criteria)
-                if len(matches) > self.max_conditional_deletes:
-                    raise MultipleMatches(
-                        f"the criteria matched {len(matches)} {res_type} resources, more than the "
-                        f"{self.max_conditional_deletes} one conditional delete may remove")
-                results = []
-                for _, match_id in matches:
-                    current = await self.store.current(tx, res_type, match_id, for_update=True)
-                    if current is not None and not current.deleted:
-                        results.append(await self._delete_row(tx, current))
-                return results
+    async def conditional_delete_in(self, tx: Tx, ctx: RequestContext, res_type: str,
+                                    criteria: Criteria) -> list[WriteResult]:
+        matches = await self.resolve_delete_in(tx, res_type, criteria)
+        results = await self._unwrapped(self.write_many_in(tx, ctx, [Remove(res_type, m) for m in matches]))
+        return [result for result in results if result.changed]
 
-        return await self._with_retries(attempt)
+    # -- the one write path --------------------------------------------------------------------
 
-    async def _delete_row(self, tx: Tx, current: CurrentRow) -> WriteResult:
-        last_updated = now_micros()
-        version_id = await self.store.replace(tx, current, body=None, last_updated=last_updated, method="DELETE")
-        await self.store.write_index(tx, current.pk, current.res_type, {}, replace=True)
-        await self._changed(tx, "delete", current.res_type, current.res_id, version_id, None, last_updated)
-        return WriteResult(ResourceVersion(current.res_type, current.res_id, version_id, last_updated, True, None))
+    async def write_many_in(self, tx: Tx, ctx: RequestContext, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply `ops` in the caller's transaction, with one statement per table for all of them.
+
+        Raises BatchWriteError naming the position of the first operation that cannot be applied
+        (nothing is written then); a (type, id) may appear only once.
+        """
+        keys = [(op.res_type, op.res_id) for op in ops]
+        seen: set[tuple[str, str]] = set()
+        for position, key in enumerate(keys):
+            if key in seen:
+                raise BatchWriteError(position, BadRequest(f"{key[0]}/{key[1]} is written twice in one transaction"))
+            seen.add(key)
+        currents = await self.batch.current_many(
+            tx, [key for op, key in zip(ops, keys, strict=True) if not isinstance(op, Create)],
+            for_update=True, bodies=any(isinstance(op, Patch) for op in ops))
+        versions: list[NewVersion] = []
+        results: list[WriteResult] = []
+        staged_of: list[Staged | None] = []
+        for position, (op, key) in enumerate(zip(ops, keys, strict=True)):
+            try:
+                version, result, staged = self._next_version(op, currents.get(key))
+            except FhirError as exc:
+                raise BatchWriteError(position, exc) from exc
+            if version is not None:
+                versions.append(version)
+                staged_of.append(staged)
+            results.append(result)
+        await self.batch.write(tx, versions)
+        if self.subscribers:
+            for version, staged in zip(versions, staged_of, strict=True):
+                change = Change(version.action, version.res_type, version.res_id, version.version_id,
+                                staged.resource() if staged is not None else None)
+                for subscriber in self.subscribers:
+                    await subscriber(tx, change)
+        return results
+
+    def _next_version(self, op: WriteOp, current: CurrentRow | None
+                      ) -> tuple[NewVersion | None, WriteResult, Staged | None]:
+        if isinstance(op, Create):
+            return self._written(op.res_type, op.prepared, op.res_id, None, "POST", created=True)
+        if isinstance(op, Put):
+            if current is None:
+                if op.if_match is not None:
+                    raise PreconditionFailed(f"{op.res_type}/{op.res_id} does not exist, so If-Match cannot hold")
+                return self._written(op.res_type, op.prepared, op.res_id, None, "PUT", created=True)
+            _check_if_match(current, op.if_match)
+            return self._written(op.res_type, op.prepared, op.res_id, current, "PUT", created=current.deleted)
+        if isinstance(op, Patch):
+            if current is None:
+                raise NotFound(f"{op.res_type}/{op.res_id} is not known")
+            if current.deleted or current.body is None:
+                raise Gone(f"{op.res_type}/{op.res_id} was deleted")
+            _check_if_match(current, op.if_match)
+            patched = apply_patch(fhir_json.loads(current.body), op.patch, op.content_type)
+            if patched.get("resourceType") != op.res_type or patched.get("id") != op.res_id:
+                raise BadRequest("a patch may not change the resourceType or id of a resource", code="processing")
+            prepared = Prepared(op.res_type, patched, check_valid(self.validator, patched))
+            return self._written(op.res_type, prepared, op.res_id, current, "PATCH", created=False)
+        if current is None or current.deleted:
+            if op.if_match is not None:
+                raise PreconditionFailed(f"{op.res_type}/{op.res_id} does not exist, so If-Match cannot hold")
+            return None, WriteResult(None, changed=False), None
+        _check_if_match(current, op.if_match)
+        at = now_micros()
+        version = NewVersion(op.res_type, op.res_id, current.version_id + 1, at, None, "DELETE", "delete", {}, current)
+        return version, WriteResult(ResourceVersion(op.res_type, op.res_id, version.version_id, at, True, None)), None
+
+    def _written(self, res_type: str, prepared: Prepared, res_id: str, current: CurrentRow | None, method: str,
+                 *, created: bool) -> tuple[NewVersion, WriteResult, Staged]:
+        version_id = 1 if current is None else current.version_id + 1
+        staged = prepared.staged
+        if staged is None or staged.res_id != res_id or staged.version_id != version_id:
+            staged = self.stage(prepared.content(), res_id, version_id)
+        action = "create" if current is None else "update"
+        version = NewVersion(res_type, res_id, version_id, staged.last_updated, staged.body, method, action,
+                             staged.index, current)
+        written = ResourceVersion(res_type, res_id, version_id, staged.last_updated, False, staged.body)
+        return version, WriteResult(written, created=created, issues=prepared.issues), staged
+
+    async def _write_one(self, tx: Tx, ctx: RequestContext, op: WriteOp) -> WriteResult:
+        return (await self._unwrapped(self.write_many_in(tx, ctx, [op])))[0]
+
+    @staticmethod
+    async def _unwrapped(call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except BatchWriteError as exc:
+            raise exc.error from None
 
     # -- helpers -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _stamp(resource: dict[str, Any], res_id: str, version_id: int) -> tuple[tuple[bytes, int], dict[str, Any]]:
-        last_updated = now_micros()
-        stamped = stamp(resource, res_id=res_id, version_id=version_id, last_updated=last_updated)
-        return (fhir_json.dumps(stamped), last_updated), stamped
-
-    @staticmethod
-    def _check_if_match(current: CurrentRow, if_match: int | None) -> None:
-        if if_match is not None and (current.deleted or if_match != current.version_id):
-            raise PreconditionFailed(
-                f"If-Match asked for version {if_match} of {current.res_type}/{current.res_id}, "
-                f"but the current version is {current.version_id}"
-            )
-
     async def _serialize_on(self, tx: Tx, res_type: str, criteria: Criteria) -> None:
-        """Make concurrent conditional writes with the same criteria take turns (PostgreSQL).
+        """Make concurrent conditional writes with the same criteria take turns (PostgreSQL), whether
+        they run alone or inside a transaction Bundle: the lock lasts until the transaction ends.
 
         Without this two transactions could both see no match and both create. SQLite needs nothing:
         its write transactions already run one at a time.

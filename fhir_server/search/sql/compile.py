@@ -5,31 +5,34 @@
       AND resources.pk IN (SELECT resource_pk FROM search_token WHERE res_type=… AND param=… AND (…))
       AND …                                             -- one conjunct per repeated parameter
 
-Chains (`subject:Patient.name=x`) select the referring index rows whose target resource matches
-the inner criterion, joined on (target_type, target_id) = (res_type, res_id); `_has` selects the
-ids referred to by matching resources of the other type. Both nest to any depth, each level on
+Chains (`subject:Patient.name=x`) select the referring index rows whose target id is among the ids
+of the target type's resources matching the inner criterion; `_has` selects the ids referred to by
+matching resources of the other type. Both nest to any depth, each level on
 fresh aliases. https://hl7.org/fhir/R4/search.html#chaining
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, or_, select
 
 from fhir_server.db.tables import resources, search_reference
-from fhir_server.search.query import Chain, Has, Node, ParsedQuery, Predicate
+from fhir_server.search.query import Chain, Compartment, Has, Node, ParsedQuery, Predicate
 from fhir_server.search.sql import (
+    composites,
     dates,
     numbers,
     quantities,
     references,
     resource_columns,
+    specials,
     strings,
     tokens,
     uris,
 )
-from fhir_server.search.sql.index import has_rows
+from fhir_server.search.sql.index import has_rows, pk_bound
 
 __all__ = ["compile_query", "compile_total", "criterion"]
 
@@ -47,6 +50,12 @@ def _predicate(predicate: Predicate, resource: FromClause, now: int | None) -> C
     param = predicate.param
     if param.on_resource_table:
         return resource_columns.build(predicate, resource, now)
+    if param.code in ("_text", "_content"):
+        return specials.build_text(predicate, resource)
+    if param.code == "_list":
+        return specials.build_list(predicate, resource)
+    if param.type == "composite":
+        return composites.build(predicate, resource, now)
     if predicate.modifier == "missing":
         return has_rows(resource, param.type, param.resource_type, param.code, present=predicate.values[0] is False)
     if param.type == "date":
@@ -55,34 +64,66 @@ def _predicate(predicate: Predicate, resource: FromClause, now: int | None) -> C
 
 
 def _chain(chain: Chain, resource: FromClause, now: int | None) -> ColumnElement[bool]:
+    """Index rows of the reference whose target is among the matching targets, found first: the
+    inner criterion is usually the selective one (`general-practitioner.name=hansen`)."""
     param = chain.param
     alternatives: list[ColumnElement[bool]] = []
     for target_type, inner in chain.targets:
         reference = search_reference.alias()
         target = resources.alias()
-        rows = (
-            select(reference.c.resource_pk)
-            .select_from(reference.join(target, and_(target.c.res_type == reference.c.target_type,
-                                                     target.c.res_id == reference.c.target_id)))
-            .where(reference.c.res_type == param.resource_type, reference.c.param == param.code,
-                   reference.c.target_type == target_type, target.c.deleted.is_(false()),
-                   criterion(inner, target, target_type, now))
-        )
+        targets = select(target.c.res_id).where(
+            target.c.res_type == target_type, target.c.deleted.is_(false()),
+            criterion(inner, target, target_type, now))
+        rows = select(reference.c.resource_pk).where(
+            reference.c.res_type == param.resource_type, reference.c.param == param.code,
+            reference.c.target_type == target_type, reference.c.target_id.in_(targets))
         alternatives.append(resource.c.pk.in_(rows))
     return or_(*alternatives)
 
 
+class _Referrer:
+    """The referring resource seen through its reference row: only its pk (`resource_pk`)."""
+
+    def __init__(self, pk: ColumnElement[int]) -> None:
+        self.c = SimpleNamespace(pk=pk)
+
+
+def _pk_only(node: Node) -> bool:
+    """True when the node's SQL needs nothing of the resource row but its pk (index rows exist only
+    for current resources, so no `deleted` test is needed either)."""
+    if isinstance(node, Chain):
+        return True
+    return isinstance(node, Predicate) and not node.param.on_resource_table and node.param.code != "_list"
+
+
 def _has(has: Has, resource: FromClause, resource_type: str, now: int | None) -> ColumnElement[bool]:
     reference = search_reference.alias()
+    referred = select(reference.c.target_id).where(
+        reference.c.res_type == has.resource_type, reference.c.param == has.reference.code,
+        reference.c.target_type == resource_type)
+    if _pk_only(has.inner):
+        inner = criterion(has.inner, _Referrer(reference.c.resource_pk), has.resource_type, now)  # type: ignore[arg-type]
+        return resource.c.res_id.in_(referred.where(inner))
     source = resources.alias()
-    referred = (
-        select(reference.c.target_id)
-        .select_from(reference.join(source, source.c.pk == reference.c.resource_pk))
-        .where(reference.c.res_type == has.resource_type, reference.c.param == has.reference.code,
-               reference.c.target_type == resource_type, source.c.deleted.is_(false()),
-               criterion(has.inner, source, has.resource_type, now))
-    )
+    referred = referred.join_from(reference, source, source.c.pk == reference.c.resource_pk).where(
+        source.c.deleted.is_(false()), criterion(has.inner, source, has.resource_type, now))
     return resource.c.res_id.in_(referred)
+
+
+def _compartment(node: Compartment, resource: FromClause) -> ColumnElement[bool]:
+    """Members of the compartment: resources referring to it through one of their type's parameters
+    (one lookup on the `(target_type, target_id)` index), and the compartment's own resource."""
+    reference = search_reference
+    memberships = [and_(reference.c.res_type == res_type, reference.c.param.in_(codes))
+                   for res_type, codes in node.members if codes]
+    rows = select(reference.c.resource_pk).where(
+        reference.c.target_type == node.compartment_type, reference.c.target_id == node.compartment_id,
+        or_(*memberships) if memberships else false()).correlate(None)
+    member = resource.c.pk.in_(rows)
+    if any(res_type == node.compartment_type for res_type, _ in node.members):
+        return or_(member, and_(resource.c.res_type == node.compartment_type,
+                                resource.c.res_id == node.compartment_id))
+    return member
 
 
 def criterion(node: Node, resource: FromClause, resource_type: str, now: int | None = None) -> ColumnElement[bool]:
@@ -90,21 +131,36 @@ def criterion(node: Node, resource: FromClause, resource_type: str, now: int | N
     whose rows are of `resource_type`."""
     if isinstance(node, Predicate):
         return _predicate(node, resource, now)
-    if isinstance(node, Chain):
-        return _chain(node, resource, now)
-    return _has(node, resource, resource_type, now)
+    if isinstance(node, Compartment):
+        return _compartment(node, resource)
+    with pk_bound(None):  # the inner criteria are about other resources
+        if isinstance(node, Chain):
+            return _chain(node, resource, now)
+        return _has(node, resource, resource_type, now)
 
 
-def compile_query(query: ParsedQuery, *, now: int | None = None) -> Select[Any]:
+def type_condition(query: ParsedQuery, resource: FromClause) -> list[ColumnElement[bool]]:
+    """The resource types a query searches: one type, the `_type` list, or (system search) any."""
+    if query.types is None:
+        return [resource.c.res_type == query.resource_type]
+    if query.types:
+        return [resource.c.res_type.in_(list(query.types))]
+    return []
+
+
+def compile_query(query: ParsedQuery, *, now: int | None = None, bound: tuple[str, int] | None = None) -> Select[Any]:
     """`SELECT pk` of the current, not deleted resources matching every criterion (unordered).
 
-    `now` (epoch microseconds) anchors the `ap` date prefix; the clock by default.
+    `now` (epoch microseconds) anchors the `ap` date prefix; the clock by default. `bound`
+    ("gt"/"lt", pk) keeps to the pks after / before a cursor, inside the index subqueries too.
     """
-    return select(resources.c.pk).where(
-        resources.c.res_type == query.resource_type,
-        resources.c.deleted.is_(false()),
-        *(criterion(node, resources, query.resource_type, now) for node in query.criteria),
-    )
+    with pk_bound(bound):
+        criteria = [criterion(node, resources, query.resource_type, now) for node in query.criteria]
+    statement = select(resources.c.pk).where(*type_condition(query, resources), resources.c.deleted.is_(false()),
+                                             *criteria)
+    if bound is not None:
+        statement = statement.where(resources.c.pk > bound[1] if bound[0] == "gt" else resources.c.pk < bound[1])
+    return statement
 
 
 def compile_total(query: ParsedQuery, *, now: int | None = None) -> Select[Any]:

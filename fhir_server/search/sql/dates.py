@@ -29,20 +29,22 @@ __all__ = ["build", "date_condition"]
 def date_condition(value: DateValue, low: ColumnElement[int], high: ColumnElement[int],
                    now: int | None = None) -> ColumnElement[bool]:
     start, end = value.low, value.high
-    equal = and_(low >= start, high <= end)
+    # each condition bounds one column to a range (`low <= end` is implied by `high <= end`), so one
+    # index answers it; the other column comes from the index's INCLUDE
+    equal = and_(low >= start, low <= end, high <= end)
     prefix = value.prefix
     if prefix == "eq":
         return equal
     if prefix == "ne":
-        return not_(equal)
+        return not_(and_(low >= start, high <= end))
     if prefix == "gt":
         return high > end
     if prefix == "lt":
         return low < start
-    if prefix == "ge":
-        return or_(high > end, equal)
-    if prefix == "le":
-        return or_(low < start, equal)
+    if prefix == "ge":  # gt or eq: either way the target ends at or after the start
+        return and_(high >= start, or_(high > end, low >= start))
+    if prefix == "le":  # lt or eq: either way the target starts at or before the end
+        return and_(low <= end, or_(low < start, high <= end))
     if prefix == "sa":
         return low > end
     if prefix == "eb":

@@ -1,6 +1,7 @@
 """`_include` and `_revinclude` as follow-up queries over a page of matches
 (https://hl7.org/fhir/R4/search.html#include). Each returns the pks of current resources to add to
-the Bundle as `include` entries; `:iterate` is the caller's loop over the pks these return.
+the Bundle as `include` entries; `:iterate` is the caller's loop over the pks these return. A source
+type or parameter `*` stands for any.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ def compile_include(include: Include, pks: Sequence[int]) -> Select[Any]:
         select(target.c.pk).distinct()
         .select_from(reference.join(target, and_(target.c.res_type == reference.c.target_type,
                                                  target.c.res_id == reference.c.target_id)))
-        .where(reference.c.resource_pk.in_(list(pks)), reference.c.res_type == include.source_type,
-               target.c.deleted.is_(false()))
+        .where(reference.c.resource_pk.in_(list(pks)), target.c.deleted.is_(false()))
     )
+    if include.source_type != "*":
+        statement = statement.where(reference.c.res_type == include.source_type)
     if include.param != "*":
         statement = statement.where(reference.c.param == include.param)
     if include.target_type is not None:
@@ -46,9 +48,10 @@ def compile_revinclude(include: Include, pks: Sequence[int]) -> Select[Any]:
             .join(matched, and_(matched.c.res_type == reference.c.target_type,
                                 matched.c.res_id == reference.c.target_id))
         )
-        .where(matched.c.pk.in_(list(pks)), reference.c.res_type == include.source_type,
-               source.c.deleted.is_(false()))
+        .where(matched.c.pk.in_(list(pks)), source.c.deleted.is_(false()))
     )
+    if include.source_type != "*":
+        statement = statement.where(reference.c.res_type == include.source_type)
     if include.param != "*":
         statement = statement.where(reference.c.param == include.param)
     if include.target_type is not None:

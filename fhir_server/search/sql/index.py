@@ -1,13 +1,16 @@
 """The shape every index-table predicate shares: `resources.pk IN (matching index rows)`.
 
-Each predicate gets its own alias of the index table, so nested subqueries (chains, `_has`)
-never correlate with one another by accident, and the subquery is uncorrelated, so both databases
-can answer it from the `(res_type, param, value...)` indexes before touching `resources`.
+Each subquery names the index table itself and is explicitly uncorrelated (`correlate(None)`), so
+sibling and nested subqueries (chains, `_has`) never correlate with one another, and both databases
+can answer it from the `(res_type, param, value...)` indexes before touching `resources`. (Plain
+tables rather than fresh aliases: building an alias costs more than compiling the whole query.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, or_, select
@@ -15,26 +18,59 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 
-__all__ = ["Condition", "index_rows", "matches_any", "has_rows"]
+__all__ = ["Condition", "index_rows", "matches_any", "has_rows", "pk_bound", "bounded"]
 
 Condition = Callable[[NamedFromClause], ColumnElement[bool]]
+
+# ("gt" | "lt", pk): while a page after (before) a cursor is compiled, the index subqueries of the
+# searched resources start at the cursor themselves; the database does not carry `resources.pk > x`
+# into `resources.pk IN (...)`, and would read every index row of a common code from the start
+_BOUND: ContextVar[tuple[str, int] | None] = ContextVar("search_pk_bound", default=None)
+
+
+@contextmanager
+def pk_bound(bound: tuple[str, int] | None) -> Iterator[None]:
+    """Within the block, index subqueries of the searched resources keep to pks beyond `bound`
+    (None: no bound, as for the criteria of chained or `_has` resources)."""
+    token = _BOUND.set(bound)
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+def bounded(column: ColumnElement[int]) -> list[ColumnElement[bool]]:
+    """The condition the current bound puts on a `resource_pk` column (or none)."""
+    bound = _BOUND.get()
+    if bound is None:
+        return []
+    return [column > bound[1]] if bound[0] == "gt" else [column < bound[1]]
 
 
 def index_rows(kind: str, res_type: str, param: str,
                conditions: Sequence[Condition] = ()) -> Select[Any]:
-    """`resource_pk` of the `kind` index rows of `res_type.param` meeting any of `conditions`."""
-    table = SEARCH_INDEX_TABLES[kind].alias()
-    statement = select(table.c.resource_pk).where(table.c.res_type == res_type, table.c.param == param)
+    """`resource_pk` of the `kind` index rows of `res_type.param` meeting any of `conditions`
+    (`res_type` "": rows of any type, for a system search)."""
+    table = SEARCH_INDEX_TABLES[kind]
+    statement = select(table.c.resource_pk).where(table.c.param == param).correlate(None)
+    if res_type:
+        statement = statement.where(table.c.res_type == res_type)
     if conditions:
         statement = statement.where(or_(*(condition(table) for condition in conditions)))
     return statement
 
 
+def _bounded_rows(kind: str, res_type: str, param: str, conditions: Sequence[Condition]) -> Select[Any]:
+    rows = index_rows(kind, res_type, param, conditions)
+    return rows.where(*bounded(rows.selected_columns[0]))
+
+
 def matches_any(resource: FromClause, kind: str, res_type: str, param: str,
                 conditions: Sequence[Condition], *, negate: bool = False) -> ColumnElement[bool]:
     """The resource has a row meeting one of the conditions (or, negated, none has)."""
-    rows = index_rows(kind, res_type, param, conditions)
-    return resource.c.pk.not_in(rows) if negate else resource.c.pk.in_(rows)
+    if negate:
+        return resource.c.pk.not_in(index_rows(kind, res_type, param, conditions))
+    return resource.c.pk.in_(_bounded_rows(kind, res_type, param, conditions))
 
 
 def has_rows(resource: FromClause, kind: str, res_type: str, param: str, *, present: bool) -> ColumnElement[bool]:

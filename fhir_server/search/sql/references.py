@@ -16,10 +16,10 @@ from fhir_server.search.query import Predicate, ReferenceValue, TokenValue
 from fhir_server.search.sql.index import matches_any
 from fhir_server.search.sql.tokens import token_condition
 
-__all__ = ["build"]
+__all__ = ["build", "reference_condition"]
 
 
-def _condition(value: ReferenceValue, table: NamedFromClause) -> ColumnElement[bool]:
+def reference_condition(value: ReferenceValue, table: NamedFromClause) -> ColumnElement[bool]:
     columns = table.c
     if value.url is not None:
         tests = [columns.url == truncate(value.url, URI_WIDTH)]
@@ -38,7 +38,7 @@ def build(predicate: Predicate, resource: FromClause) -> ColumnElement[bool]:
         tokens = [token_condition(value) for value in predicate.values if isinstance(value, TokenValue)]
         return matches_any(resource, "token", param.resource_type, param.code + IDENTIFIER, tokens)
     conditions = [
-        (lambda table, value=value: _condition(value, table))
+        (lambda table, value=value: reference_condition(value, table))
         for value in predicate.values if isinstance(value, ReferenceValue)
     ]
     return matches_any(resource, "reference", param.resource_type, param.code, conditions)

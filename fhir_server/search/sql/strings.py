@@ -13,10 +13,10 @@ from fhir_server.search.query import Predicate
 from fhir_server.search.sql.dialect import contains, starts_with
 from fhir_server.search.sql.index import Condition, matches_any
 
-__all__ = ["build"]
+__all__ = ["build", "string_condition"]
 
 
-def _condition(modifier: str | None, text: str) -> Condition:
+def string_condition(modifier: str | None, text: str) -> Condition:
     if modifier == "exact":
         return lambda table: table.c.value_exact == text
     norm = truncate(normalize(text))
@@ -27,5 +27,5 @@ def _condition(modifier: str | None, text: str) -> Condition:
 
 def build(predicate: Predicate, resource: FromClause) -> ColumnElement[bool]:
     param = predicate.param
-    conditions = [_condition(predicate.modifier, str(value)) for value in predicate.values]
+    conditions = [string_condition(predicate.modifier, str(value)) for value in predicate.values]
     return matches_any(resource, "string", param.resource_type, param.code, conditions)

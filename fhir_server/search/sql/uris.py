@@ -12,10 +12,10 @@ from fhir_server.search.query import Predicate
 from fhir_server.search.sql.dialect import case_sensitive_prefix, text_literal
 from fhir_server.search.sql.index import Condition, matches_any
 
-__all__ = ["build"]
+__all__ = ["build", "uri_condition"]
 
 
-def _condition(modifier: str | None, uri: str) -> Condition:
+def uri_condition(modifier: str | None, uri: str) -> Condition:
     if modifier == "below":
         return lambda table: case_sensitive_prefix(table.c.value, text_literal(uri))
     if modifier == "above":
@@ -25,5 +25,5 @@ def _condition(modifier: str | None, uri: str) -> Condition:
 
 def build(predicate: Predicate, resource: FromClause) -> ColumnElement[bool]:
     param = predicate.param
-    conditions = [_condition(predicate.modifier, str(value)) for value in predicate.values]
+    conditions = [uri_condition(predicate.modifier, str(value)) for value in predicate.values]
     return matches_any(resource, "uri", param.resource_type, param.code, conditions)

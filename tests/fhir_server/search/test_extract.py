@@ -165,7 +165,7 @@ def test_contained_references_are_not_indexed(registry: SearchRegistry) -> None:
       "contained": [{"resourceType": "Patient", "id": "c1", "name": [{"family": "Hidden"}]}],
       "subject": {"reference": "#c1"}}""")
     assert rows(registry, observation, "reference", "subject") == []
-    assert extract(registry, observation)["string"] == []  # contained names are not the container's
+    assert [row for row in extract(registry, observation)["string"] if row["param"] != "_content"] == []  # contained names are not the container's
 
 
 def test_canonical_and_uri_parameters(registry: SearchRegistry) -> None:

@@ -5,10 +5,27 @@ from decimal import Decimal
 import pytest
 
 from fhir_server.errors import BadRequest
-from fhir_server.search import Chain, Has, NotSupported, ParsedQuery, Predicate, SearchRegistry, parse_query
+from fhir_server.search import (
+    Chain,
+    Has,
+    NotSupported,
+    ParsedQuery,
+    Predicate,
+    SearchRegistry,
+    UnknownParameter,
+    parse_query,
+)
 from fhir_server.search.dates import parse_date_range
 from fhir_server.search.param_values import split_escaped, unescape
-from fhir_server.search.query import DateValue, NumberValue, QuantityValue, ReferenceValue, TokenValue
+from fhir_server.search.params import parse_system_query
+from fhir_server.search.query import (
+    CompositeValue,
+    DateValue,
+    NumberValue,
+    QuantityValue,
+    ReferenceValue,
+    TokenValue,
+)
 
 
 def parse(registry: SearchRegistry, resource_type: str, *pairs: tuple[str, str], lenient: bool = False) -> ParsedQuery:
@@ -186,11 +203,11 @@ def test_unknown_parameter_and_modifier_name_it(registry: SearchRegistry) -> Non
 
 
 @pytest.mark.parametrize(("resource_type", "name", "value"), [
-    ("Observation", "code-value-quantity", "http://loinc.org|8480-6$lt60"),
     ("Observation", "code:in", "http://x/vs"),
     ("Observation", "code:below", "x"),
-    ("Patient", "_text", "x"),
-    ("Patient", "_content", "x"),
+    ("Patient", "_query", "x"),
+    ("Patient", "_list", "$current-allergies"),
+    ("Patient", "_type", "Patient"),
     ("Location", "near", "1|2|3|km"),
     ("Patient", "_id:text", "x"),
 ])
@@ -207,15 +224,56 @@ def test_parameter_without_expression_is_not_supported() -> None:
         parse_query(registry, "Patient", [("vague", "x")])
 
 
-def test_composite_message_says_not_yet_supported(registry: SearchRegistry) -> None:
-    with pytest.raises(NotSupported, match="not yet supported"):
-        parse(registry, "Observation", ("code-value-quantity", "http://loinc.org|8480-6$lt60"))
+def test_composite_values_are_typed_per_component(registry: SearchRegistry) -> None:
+    query = parse(registry, "Observation", ("code-value-quantity", r"http://loinc.org|8480-6$lt60,8462-4$ge90"))
+    predicate = query.criteria[0]
+    assert isinstance(predicate, Predicate)
+    first, second = predicate.values
+    assert isinstance(first, CompositeValue) and isinstance(second, CompositeValue)
+    assert first.parts[0] == ("token", TokenValue("http://loinc.org", "8480-6"))
+    assert first.parts[1][0] == "quantity" and first.parts[1][1].prefix == "lt"
+    assert second.parts[0] == ("token", TokenValue(None, "8462-4"))
+
+
+@pytest.mark.parametrize("value", ["8480-6", "8480-6$lt60$x", "$lt60", "8480-6$notanumber"])
+def test_malformed_composites_are_400(registry: SearchRegistry, value: str) -> None:
+    with pytest.raises(BadRequest, match="code-value-quantity"):
+        parse(registry, "Observation", ("code-value-quantity", value))
+
+
+def test_missing_on_a_composite_tests_its_first_component(registry: SearchRegistry) -> None:
+    predicate = parse(registry, "Observation", ("code-value-quantity:missing", "true")).criteria[0]
+    assert isinstance(predicate, Predicate)
+    assert predicate.param.code == "code-value-quantity$0" and predicate.param.type == "token"
+
+
+def test_text_content_and_list_parse(registry: SearchRegistry) -> None:
+    query = parse(registry, "Observation", ("_text", "glucose"), ("_content", "serum,plasma"), ("_list", "l1,l2"))
+    codes = [(node.param.code, node.values) for node in query.criteria if isinstance(node, Predicate)]
+    assert codes == [("_text", ("glucose",)), ("_content", ("serum", "plasma")), ("_list", ("l1", "l2"))]
+    with pytest.raises(BadRequest, match="no modifier"):
+        parse(registry, "Observation", ("_text:exact", "x"))
+
+
+def test_system_search_takes_common_parameters_only(registry: SearchRegistry) -> None:
+    query = parse_system_query(registry, ["Patient", "Observation"], [("_id", "a"), ("_tag", "x|y"), ("_sort", "-_lastUpdated")])
+    assert query.types == ("Patient", "Observation") and len(query.criteria) == 2
+    assert all(node.param.resource_type == "" for node in query.criteria if isinstance(node, Predicate))
+    with pytest.raises(UnknownParameter):
+        parse_system_query(registry, ["Patient", "Observation"], [("colour", "red")])
+    with pytest.raises(NotSupported, match="different things"):
+        parse_system_query(registry, ["Patient", "Observation"], [("identifier", "x")])
+    with pytest.raises(NotSupported, match="chains"):
+        parse_system_query(registry, [], [("subject.name", "x")])
+    with pytest.raises(BadRequest, match="unknown resource type"):
+        parse_system_query(registry, ["Nope"], [])
+    assert parse_system_query(registry, ["Patient"], [("name", "ann")]).criteria
 
 
 def test_lenient_collects_unknown_and_unsupported(registry: SearchRegistry) -> None:
-    query = parse(registry, "Patient", ("colour", "red"), ("name", "ann"), ("_text", "x"), ("_sort", "colour"),
+    query = parse(registry, "Patient", ("colour", "red"), ("name", "ann"), ("_query", "x"), ("_sort", "colour"),
                   lenient=True)
-    assert query.ignored == ("colour", "_text", "_sort")
+    assert query.ignored == ("colour", "_query", "_sort")
     assert [node.param.code for node in query.criteria if isinstance(node, Predicate)] == ["name"]
 
 

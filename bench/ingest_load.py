@@ -1,0 +1,274 @@
+"""Ingest benchmark: transaction Bundles over HTTP and NDJSON through `fhir-server import`.
+
+    python bench/ingest_load.py [--resources 100000] [--drift-resources 1000000]
+                                [--backends postgresql,sqlite] [--concurrency 4] [--bundle-size 100]
+                                [--server-workers 2] [--import-workers N] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
+
+For each backend, on a fresh database (PostgreSQL: a random-named database, dropped afterwards;
+SQLite: a temporary data directory):
+
+1. `fhir-server serve --dev --workers 2`, then the demo data set (generated, deterministic, each
+   patient's resources together so the workload is even from start to end) POSTed as transaction
+   Bundles of `--bundle-size` PUT entries by `--concurrency` clients: resources/s.
+2. On another fresh database, the same data as NDJSON through `fhir-server import`: resources/s, the
+   rate of the last 10% of the load against the first 10%, and the importer's peak RSS (its own
+   process, and with its staging workers).
+3. With `--drift-resources`, a larger NDJSON import (PostgreSQL) for the first/last 10% comparison.
+
+Prints a table and one JSON line (BENCH_SUMMARY) with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from fhir_server.demo import generate  # noqa: E402
+
+RESOURCES_PER_PATIENT = 55  # what the demo generator averages
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+class Database:
+    """A fresh database for one run: PostgreSQL (created, dropped after) or a SQLite data dir."""
+
+    def __init__(self, backend: str, admin_url: str, scratch: Path) -> None:
+        self.backend = backend
+        self.admin_url = admin_url
+        self.data_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=scratch))
+        self.name = f"ingest_{secrets.token_hex(6)}"
+        self.env = {"FHIR_DATA_DIR": str(self.data_dir), "FHIR_LOG_LEVEL": "warning"}
+
+    def __enter__(self) -> Database:
+        if self.backend == "postgresql":
+            asyncio.run(admin(self.admin_url, f'CREATE DATABASE "{self.name}"'))
+            self.env["FHIR_DATABASE_URL"] = f"{self.admin_url.rsplit('/', 1)[0]}/{self.name}"
+            self.env["FHIR_ENCRYPTION_KEY"] = run([str(BIN / "fhir-server"), "keys", "generate"], self.env).strip()
+            run([str(BIN / "fhir-server"), "migrate"], self.env)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.backend == "postgresql":
+            asyncio.run(admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        subprocess.run(["rm", "-rf", str(self.data_dir)], check=False)
+
+
+def run(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def records(data: Path) -> Iterator[bytes]:
+    for path in sorted(data.glob("*.ndjson")):
+        with path.open("rb") as handle:
+            yield from (line.rstrip(b"\n") for line in handle if line.strip())
+
+
+def bundles(data: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """(entry count, body) of transaction Bundles of PUT entries, built from the NDJSON bytes as they are."""
+    entries: list[bytes] = []
+    for line in records(data):
+        head = orjson.loads(line)
+        url = f"{head['resourceType']}/{head['id']}".encode()
+        entries.append(b'{"resource":' + line + b',"request":{"method":"PUT","url":"' + url + b'"}}')
+        if len(entries) == size:
+            yield size, b'{"resourceType":"Bundle","type":"transaction","entry":[' + b",".join(entries) + b"]}"
+            entries = []
+    if entries:
+        yield len(entries), b'{"resourceType":"Bundle","type":"transaction","entry":[' + b",".join(entries) + b"]}"
+
+
+def start_server(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    handle = log.open("wb")
+    process = subprocess.Popen([str(BIN / "fhir-server"), "serve", "--dev", "--workers", str(workers), "--port",
+                                str(port)], env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    ready = 0
+    while time.monotonic() < deadline and ready < 2 * workers:
+        try:
+            ready += httpx.get(f"{base}/health", timeout=2).json().get("status") == "ok"
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.3)
+    if ready < 2 * workers:
+        stop(process)
+        raise SystemExit(f"the server did not start; see {log}")
+    return process, base
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def post_bundles(base: str, data: Path, size: int, concurrency: int) -> tuple[int, float]:
+    queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    written = 0
+    headers = {"content-type": "application/fhir+json", "prefer": "return=minimal"}
+
+    async def client() -> None:
+        nonlocal written
+        async with httpx.AsyncClient(base_url=base, timeout=300) as http:
+            while (item := await queue.get()) is not None:
+                count, body = item
+                response = await http.post("/fhir", content=body, headers=headers)
+                if response.status_code != 200:
+                    raise SystemExit(f"transaction failed: {response.status_code} {response.text[:500]}")
+                written += count
+
+    async def feed() -> None:
+        for item in bundles(data, size):
+            await queue.put(item)
+        for _ in range(concurrency):
+            await queue.put(None)
+
+    started = time.perf_counter()
+    await asyncio.gather(feed(), *(client() for _ in range(concurrency)))
+    return written, time.perf_counter() - started
+
+
+def tree_rss(pid: int) -> tuple[int, int]:
+    """(RSS of `pid`, RSS of `pid` and its children) in bytes."""
+    def rss(p: int) -> int:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        children = []
+    own = rss(pid)
+    return own, own + sum(rss(c) for c in children)
+
+
+def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch: Path) -> dict[str, float]:
+    timeline = scratch / f"timeline-{secrets.token_hex(4)}.txt"
+    command = [str(BIN / "fhir-server"), "import", str(data), "--no-progress", "--timeline", str(timeline)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_own = peak_tree = 0
+    while process.poll() is None:
+        own, tree = tree_rss(process.pid)
+        peak_own, peak_tree = max(peak_own, own), max(peak_tree, tree)
+        time.sleep(0.2)
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"import failed:\n{out.decode()}\n{err.decode()[-3000:]}")
+    points = [tuple(map(float, line.split())) for line in timeline.read_text().splitlines()]
+    total = points[-1][1]
+    first = next(t for t, n in points if n >= 0.1 * total)
+    ninety = next(t for t, n in points if n >= 0.9 * total)
+    return {
+        "resources": int(total),
+        "seconds": round(points[-1][0], 1),
+        "per_second": round(total / points[-1][0], 1),
+        "first_10pct_per_second": round(0.1 * total / first, 1),
+        "last_10pct_per_second": round((total - next(n for t, n in points if n >= 0.9 * total)) / (points[-1][0] - ninety), 1)
+        if points[-1][0] > ninety else None,
+        "peak_rss_mb": round(peak_own / 2**20, 1),
+        "peak_rss_with_workers_mb": round(peak_tree / 2**20, 1),
+        "summary": out.decode().strip().splitlines()[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--admin-url", default=os.environ.get("FHIR_TEST_POSTGRES_URL",
+                                                               "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--resources", type=int, default=100_000)
+    parser.add_argument("--drift-resources", type=int, default=0)
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--bundle-size", type=int, default=100)
+    parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument("--import-workers", type=int, default=None)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    data = scratch / "data"
+    counts = generate(data, patients=max(1, args.resources // RESOURCES_PER_PATIENT), seed=args.seed, mixed=True)
+    print(f"generated {sum(counts.values()):,} resources ({os.cpu_count()} CPUs)", flush=True)
+    summary: dict[str, object] = {"resources": sum(counts.values()), "cpus": os.cpu_count(),
+                                  "load_average_at_start": os.getloadavg()[0]}
+    for backend in args.backends.split(","):
+        figures: dict[str, object] = {}
+        if not args.skip_http:
+            with Database(backend, args.admin_url, scratch) as database:
+                process, base = start_server(database.env, args.server_workers, scratch / f"server-{backend}.log")
+                try:
+                    written, seconds = asyncio.run(post_bundles(base, data, args.bundle_size, args.concurrency))
+                finally:
+                    stop(process)
+            figures["transactions"] = {"resources": written, "seconds": round(seconds, 1),
+                                       "per_second": round(written / seconds, 1)}
+            print(f"{backend}: transactions {written:,} resources in {seconds:.1f} s = {written / seconds:,.0f}/s",
+                  flush=True)
+        if not args.skip_import:
+            with Database(backend, args.admin_url, scratch) as database:
+                figures["import"] = result = import_ndjson(database.env, data, args.import_workers, scratch)
+            print(f"{backend}: import {json.dumps(result)}", flush=True)
+        summary[backend] = figures
+    if args.drift_resources:
+        big = scratch / "drift"
+        counts = generate(big, patients=max(1, args.drift_resources // RESOURCES_PER_PATIENT), seed=args.seed + 1,
+                          mixed=True)
+        backend = args.backends.split(",")[0]
+        with Database(backend, args.admin_url, scratch) as database:
+            summary["drift"] = result = {"backend": backend, **import_ndjson(database.env, big, args.import_workers,
+                                                                             scratch)}
+        print(f"{backend}: large import {json.dumps(result)}", flush=True)
+    summary["load_average_at_end"] = os.getloadavg()[0]
+    subprocess.run(["rm", "-rf", str(scratch)], check=False)
+    print("BENCH_SUMMARY " + json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""Bulk loading: NDJSON files, directories of them and Bundle files, streamed in batches that commit
+atomically with their checkpoints (`fhir-server import`, `fhir-server demo`, `POST /fhir/$import`).
+
+    sources = find_sources(["export/"])
+    report = await Importer(resources, Positions(store), ctx, batch_size=1000).run(sources)
+"""
+
+from fhir_server.importer.loader import Importer, ImportReport
+from fhir_server.importer.sources import Source, SourceError, find_sources
+from fhir_server.importer.workers import staging_pool
+
+__all__ = ["Importer", "ImportReport", "Source", "SourceError", "find_sources", "staging_pool"]

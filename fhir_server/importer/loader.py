@@ -1,0 +1,190 @@
+"""The bulk loader behind `fhir-server import` and `fhir-server demo`.
+
+Files are read as a stream of records, staged in batches (validated, stamped, serialised and indexed,
+in worker processes when there are any) and written one batch per transaction: many resources per
+transaction, one multi-row statement per table. The batch's checkpoint — the byte offset and number
+of its last record — is written in the same transaction, so an interrupted load resumes exactly after
+the last committed batch, and a file already loaded is skipped. Rejected records are reported (file,
+record number, OperationOutcome) and the load goes on.
+
+While batch n is being written, the next batches are being staged: memory holds a bounded number of
+batches whatever the size of the files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import orjson
+
+from fhir_server.context import RequestContext
+from fhir_server.importer.bundle_stream import BundleScan, scan_bundle
+from fhir_server.importer.sources import BUNDLE, NDJSON, Record, Source, fingerprint, read_records
+from fhir_server.importer.staging import StagedRecord, Stager, bundle_identity
+from fhir_server.importer.workers import stage_in_worker
+from fhir_server.importer.writer import BatchOutcome, write_records
+from fhir_server.services.resources import ResourceService
+from fhir_server.storage.positions import Positions
+from fhir_server.storage.repository import Tx
+
+__all__ = ["Importer", "ImportReport", "Checkpoint", "checkpoint_names"]
+
+SINGLE_RESOURCE_LIMIT = 64 * 1024 * 1024
+OnProgress = Callable[[int, int], None]  # (bytes read since last call, resources written since last call)
+OnReject = Callable[[str, int, dict[str, Any]], None]  # (file, record number, OperationOutcome)
+
+
+@dataclass(slots=True)
+class ImportReport:
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    offset: int
+    number: int
+
+
+def checkpoint_names(scope: str, source: Source) -> tuple[str, str, str]:
+    """Names of the (offset, record number, file fingerprint) positions of one file in one scope."""
+    key = hashlib.sha256(f"{scope}|{source.path.resolve()}".encode()).hexdigest()[:24]
+    return f"import:{key}:offset", f"import:{key}:number", f"import:{key}:fingerprint"
+
+
+def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while chunk := list(islice(records, size)):
+        yield chunk
+
+
+class Importer:
+    def __init__(self, resources: ResourceService, positions: Positions, ctx: RequestContext, *,
+                 batch_size: int = 1000, executor: Executor | None = None, workers: int = 0,
+                 scope: str = "cli") -> None:
+        """`executor`: a pool from `workers.staging_pool` (None: stage in this process); `workers`: how
+        many processes it runs, so that many batches (plus one) are staged ahead."""
+        self.resources = resources
+        self.positions = positions
+        self.ctx = ctx
+        self.batch_size = batch_size
+        self.executor = executor
+        self.ahead = max(1, workers) + 1
+        self.scope = scope
+        self.stager = Stager(resources.validator, resources.indexer)
+
+    async def run(self, sources: Iterable[Source], *, restart: bool = False, on_progress: OnProgress | None = None,
+                  on_reject: OnReject | None = None) -> ImportReport:
+        report = ImportReport()
+        started = time.monotonic()
+        progress = on_progress or (lambda _bytes, _written: None)
+        reject = on_reject or (lambda _file, _number, _outcome: None)
+        for source in sources:
+            report.files += 1
+            await self._load(source, restart, report, progress, reject)
+        report.seconds = time.monotonic() - started
+        return report
+
+    async def _resume_point(self, source: Source, restart: bool) -> tuple[Checkpoint, int]:
+        offset_name, number_name, print_name = checkpoint_names(self.scope, source)
+        digest = fingerprint(source)
+        if restart:
+            return Checkpoint(0, 0), digest
+        saved = await self.positions.get([offset_name, number_name, print_name])
+        if saved.get(print_name) != digest or saved.get(offset_name, 0) > source.size:
+            return Checkpoint(0, 0), digest
+        return Checkpoint(saved.get(offset_name, 0), saved.get(number_name, 0)), digest
+
+    async def _load(self, source: Source, restart: bool, report: ImportReport, progress: OnProgress,
+                    reject: OnReject) -> None:
+        start, digest = await self._resume_point(source, restart)
+        if start.offset and start.offset >= source.size:
+            report.skipped.append(source.name)
+            progress(source.size, 0)
+            return
+        progress(start.offset, 0)
+        kind, urls, records = self._records(source, start)
+        pending: deque[Awaitable[list[StagedRecord]]] = deque()
+        position = start.offset
+        for chunk in _chunks(records, self.batch_size):
+            pending.append(self._stage(kind, chunk, urls))
+            if len(pending) >= self.ahead:
+                position = await self._commit(source, await pending.popleft(), digest, position, report,
+                                              progress, reject)
+        while pending:
+            position = await self._commit(source, await pending.popleft(), digest, position, report, progress,
+                                          reject)
+        if position < source.size:
+            # trailing blank lines or the Bundle's closing: mark the file done
+            await self.resources.run_in_transaction(lambda tx: self._checkpoint(tx, source, digest, source.size, None))
+            progress(source.size - position, 0)
+
+    def _records(self, source: Source, start: Checkpoint) -> tuple[str, dict[str, str] | None, Iterator[Record]]:
+        if source.kind != BUNDLE:
+            return NDJSON, None, read_records(source, offset=start.offset, number=start.number)
+        scan = BundleScan()
+        urls: dict[str, str] = {}
+        with source.path.open("rb") as handle:
+            for _, _, data in scan_bundle(handle, scan=scan):
+                try:
+                    identity = bundle_identity(orjson.loads(data))
+                except orjson.JSONDecodeError:
+                    continue
+                if identity is not None:
+                    urls[identity[0]] = identity[1]
+        if scan.saw_entries or scan.top.get("resourceType") == "Bundle" or source.size > SINGLE_RESOURCE_LIMIT:
+            return BUNDLE, urls, read_records(source, offset=start.offset, number=start.number)
+        # a .json file holding one resource rather than a Bundle
+        return NDJSON, None, iter([Record(1, source.size, source.path.read_bytes())])
+
+    def _stage(self, kind: str, chunk: list[Record], urls: dict[str, str] | None) -> Awaitable[list[StagedRecord]]:
+        if self.executor is None:
+            future: asyncio.Future[list[StagedRecord]] = asyncio.get_running_loop().create_future()
+            future.set_result(self.stager.stage(kind, chunk, urls))
+            return future
+        raw = [(record.number, record.end, record.data) for record in chunk]
+        return asyncio.get_running_loop().run_in_executor(self.executor, stage_in_worker, kind, raw, urls)
+
+    async def _commit(self, source: Source, staged: list[StagedRecord], digest: int, position: int,
+                      report: ImportReport, progress: OnProgress, reject: OnReject) -> int:
+        for record in staged:
+            if record.outcome is not None:
+                report.rejected += 1
+                reject(source.name, record.number, record.outcome)
+        last = staged[-1]
+
+        async def work(tx: Tx) -> BatchOutcome:
+            outcome = await write_records(self.resources, tx, self.ctx, staged)
+            await self._checkpoint(tx, source, digest, last.end, last.number)
+            return outcome
+
+        outcome = await self.resources.run_in_transaction(work)
+        for number, rejected in outcome.rejected:
+            report.rejected += 1
+            reject(source.name, number, rejected)
+        report.created += outcome.created
+        report.updated += outcome.updated
+        progress(last.end - position, outcome.written)
+        return last.end
+
+    async def _checkpoint(self, tx: Tx, source: Source, digest: int, offset: int, number: int | None) -> None:
+        offset_name, number_name, print_name = checkpoint_names(self.scope, source)
+        values = {offset_name: offset, print_name: digest}
+        if number is not None:
+            values[number_name] = number
+        await self.positions.set(tx, values)

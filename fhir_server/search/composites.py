@@ -1,0 +1,86 @@
+"""Index rows of composite parameters, correlated per element (https://hl7.org/fhir/R4/search.html#composite).
+
+A composite parameter selects elements (`Observation`, `Observation.component`, a `useContext`) and
+reads each component relative to the element (`code`, `value.as(Quantity)`). Each component value
+is indexed like a plain parameter of its type, in that type's index table, under the parameter code
+`code-value-quantity$0`, `code-value-quantity$1`... with the element's number in the `element`
+column, so a search joins the component rows of one element: `code-value-quantity=8480-6$gt140`
+finds a systolic pressure over 140, never a systolic code on one component and 150 on another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from fhir_server.search.expressions import Evaluator, compile_expression
+from fhir_server.search.indexers import INDEXERS
+from fhir_server.search.paths import Typed, compile_path, compile_relative
+from fhir_server.search.registry import SearchParam, SearchRegistry, split_union
+
+__all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code"]
+
+Component = Callable[[Any, dict[str, Any]], list[Typed]]
+_RESOURCE = "%resource."
+
+
+def component_code(code: str, index: int) -> str:
+    """The `param` under which component `index` of composite `code` is indexed."""
+    return f"{code}${index}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompositePlan:
+    code: str
+    resource_type: str
+    elements: Evaluator
+    components: tuple[tuple[str, str], ...]  # (parameter type, expression relative to the element)
+
+
+def compile_composite(registry: SearchRegistry, param: SearchParam) -> CompositePlan | None:
+    kinds = registry.component_types(param)
+    if kinds is None or param.expression is None:
+        return None
+    elements = compile_expression(param.resource_type, param.expression)
+    if elements is None:
+        return None
+    components = tuple((kind, component.expression) for kind, component in zip(kinds, param.components, strict=True))
+    return CompositePlan(param.code, param.resource_type, elements, components)
+
+
+@lru_cache(maxsize=4096)
+def _component(resource_type: str, owner: str, expression: str) -> Component | None:
+    """A function of (element, resource) giving the component's values; None if it cannot be compiled."""
+    parts: list[Component] = []
+    for part in split_union(expression):
+        if part.startswith(_RESOURCE):
+            path = compile_path(resource_type, f"{resource_type}.{part[len(_RESOURCE):]}")
+            if path is not None:
+                parts.append(lambda element, resource, path=path: path(resource))
+            continue
+        relative = compile_relative(owner, part)
+        if relative is not None:
+            parts.append(lambda element, resource, relative=relative: relative(element))
+    if not parts:
+        return None
+    return lambda element, resource: [value for part in parts for value in part(element, resource)]
+
+
+def composite_rows(plan: CompositePlan, resource: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(index kind, param, columns) of every component of every element having all its components."""
+    for number, (element, owner) in enumerate(plan.elements(resource)):
+        if not owner or not isinstance(element, dict):
+            continue
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        for index, (kind, expression) in enumerate(plan.components):
+            function = _component(plan.resource_type, owner, expression)
+            values = function(element, resource) if function is not None else []
+            found = [(row_kind, columns) for row_kind, suffix, columns in INDEXERS[kind](values) if not suffix]
+            if not found:
+                rows = []
+                break
+            code = component_code(plan.code, index)
+            rows.extend((row_kind, code, {**columns, "element": number}) for row_kind, columns in found)
+        yield from rows

@@ -1,0 +1,252 @@
+"""The search interaction: type, compartment and system level (https://hl7.org/fhir/R4/search.html).
+
+    GET [base]/Observation?code=...            SearchRequest("Observation", params)
+    GET [base]/Patient/123/Observation?...     SearchRequest("Observation", params, compartment=("Patient", "123"))
+    GET [base]/Patient/123/*?...               SearchRequest(None, params, compartment=("Patient", "123"))
+    GET [base]?_type=Patient,Observation&...   SearchRequest(None, params)
+
+The query is parsed (400 on anything unknown or malformed, or skipped and reported under
+`Prefer: handling=lenient`) and compiled to one SQL statement that returns the page's resources
+(one round trip; with `_include`s or a count, those run in the same read transaction), and the
+stored bytes are returned in a `searchset` Bundle.
+
+Paging is by stateless keyset cursors (`_cursor`) in the `next` / `previous` links, so pages stay
+stable while resources are written. `_total`: `accurate` counts, `estimate` takes PostgreSQL's
+planner estimate (a count on SQLite), `none` omits it; by default the total is given when it is
+known for free (the whole result fits on the first page) and omitted otherwise, so large searches
+never pay for a count nobody asked for. `_count=0` and `_summary=count` return the accurate total only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from sqlalchemy import false, select
+
+from fhir_server.context import RequestContext
+from fhir_server.db.tables import resources
+from fhir_server.errors import BadRequest, Issue
+from fhir_server.search import Include, ParsedQuery, SearchRegistry, parse_query
+from fhir_server.search.compartments import compartment
+from fhir_server.search.params import parse_system_query
+from fhir_server.search.refusals import NotSupported
+from fhir_server.search.sql.compile import compile_query, compile_total
+from fhir_server.search.sql.includes import compile_include, compile_revinclude
+from fhir_server.search.sql.paging import Page, compile_page
+from fhir_server.search.sql.render import Renderer
+from fhir_server.services.resources import require_type
+from fhir_server.services.search_bundle import Links, page_url, searchset, shaping
+from fhir_server.services.search_parameters import SearchParameters
+from fhir_server.storage.driver import Driver
+from fhir_server.storage.repository import CurrentRow, ResourceStore
+
+__all__ = ["SearchService", "SearchRequest"]
+
+# how many rounds of `_include:iterate` / `_revinclude:iterate` follow, and how many resources at most
+ITERATE_ROUNDS = 4
+MAX_INCLUDED = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """`res_type` None: a system search (or `Patient/123/*`). `params` are the decoded query pairs
+    (URL and form body merged), as the client wrote them."""
+
+    res_type: str | None
+    params: Sequence[tuple[str, str]]
+    compartment: tuple[str, str] | None = None
+    lenient: bool = False
+
+
+class SearchService:
+    def __init__(self, *, store: ResourceStore, registry: SearchRegistry, parameters: SearchParameters | None = None,
+                 default_count: int = 20, max_count: int = 1000) -> None:
+        self.store = store
+        self.registry = registry
+        self.parameters = parameters
+        self.default_count = default_count
+        self.max_count = max_count
+        self.render = Renderer(store.engine.dialect)
+
+    # -- parsing ---------------------------------------------------------------------------------
+
+    def parse(self, request: SearchRequest) -> ParsedQuery:
+        """The request as a parsed query: of one type, of a compartment's members, or of several types."""
+        if request.res_type is not None:
+            require_type(request.res_type)
+        if request.compartment is not None:
+            require_type(request.compartment[0])
+        if request.res_type is not None:  # `_type` here is refused (or ignored, if lenient) by the parser
+            query = parse_query(self.registry, request.res_type, request.params, lenient=request.lenient)
+            if request.compartment is None:
+                return query
+            member = compartment(self.registry, *request.compartment, [request.res_type])
+            return replace(query, criteria=(*query.criteria, member))
+        pairs = [(name, value) for name, value in request.params if name != "_type"]
+        chosen = [item.strip() for name, value in request.params if name == "_type"
+                  for item in value.split(",") if item.strip()]
+        if request.compartment is None:
+            return parse_system_query(self.registry, chosen, pairs, lenient=request.lenient)
+        member = compartment(self.registry, *request.compartment, chosen or None)
+        query = parse_system_query(self.registry, [res_type for res_type, _ in member.members], pairs,
+                                   lenient=request.lenient)
+        return replace(query, criteria=(*query.criteria, member))
+
+    # -- the interaction -------------------------------------------------------------------------
+
+    async def search(self, ctx: RequestContext, request: SearchRequest) -> bytes:
+        """The searchset Bundle, as JSON bytes."""
+        if self.parameters is not None:
+            await self.parameters.refresh()
+        query = self.parse(request)
+        result = query.result
+        if result.contained in ("true", "both"):
+            raise NotSupported("searching contained resources (_contained) is not supported")
+        if result.summary and result.elements:
+            raise BadRequest("_summary and _elements cannot be used together")
+        count_only = result.summary == "count" or result.count == 0
+        path = self._path(request)
+        used = [(name, value) for name, value in request.params if name not in query.ignored]
+        issues = [Issue("not-supported", f"the parameter '{name}' was ignored: unknown or not supported here",
+                        severity="warning") for name in query.ignored]
+        if count_only:
+            async with self._connection(consistent=False) as db:
+                total = await self._count(db, query)
+            return searchset(ctx, matches=[], included=[], total=total, links=Links(page_url(ctx, path, used, None)),
+                             shape=None, issues=issues)
+        page_query = compile_page(query, default_count=self.default_count, max_count=self.max_count)
+        # one statement is its own snapshot; includes and counts read in one transaction with the page
+        consistent = bool(result.include or result.revinclude) or result.total in ("accurate", "estimate")
+        async with self._connection(consistent=consistent) as db:
+            rows = await self._fetch(db, page_query.with_resources())
+            if page_query.tail is not None and len(rows) <= page_query.count:
+                rows += await self._fetch(db, page_query.with_resources(page_query.tail))
+            page = page_query.read(rows)
+            width = 1 + len(page_query.keys)
+            matches = [self._row(row[0], *row[width:]) for row in rows[:len(page.pks)]]
+            if page_query.backward:
+                matches.reverse()
+            included, truncated = await self._included(db, query, matches)
+            total = await self._total(db, query, page, len(matches))
+        if truncated:
+            issues.append(Issue("too-costly", f"only the first {MAX_INCLUDED} included resources are returned",
+                                severity="warning"))
+        links = Links(page_url(ctx, path, used, result.cursor),
+                      page_url(ctx, path, used, page.next) if page.next else None,
+                      page_url(ctx, path, used, page.previous) if page.previous else None)
+        return searchset(ctx, matches=matches, included=included, total=total, links=links,
+                         shape=shaping(result.summary, result.elements), issues=issues)
+
+    @staticmethod
+    def _path(request: SearchRequest) -> str:
+        if request.compartment is not None:
+            return f"{request.compartment[0]}/{request.compartment[1]}/{request.res_type or '*'}"
+        return request.res_type or ""
+
+    # -- running statements ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _connection(self, *, consistent: bool) -> AsyncIterator[Driver]:
+        """A read transaction when several statements must see one snapshot, else a bare connection."""
+        if consistent:
+            async with self.store.read() as tx:
+                yield tx.db
+        else:
+            async with self.store.single() as db:
+                yield db
+
+    async def _fetch(self, db: Driver, statement: Any) -> list[Sequence[Any]]:
+        sql, params = self.render(statement)
+        return await db.fetch(sql, *params)
+
+    def _row(self, pk: int, res_type: str, res_id: str, version_id: int, last_updated: int,
+             body: bytes | None) -> CurrentRow:
+        return CurrentRow(pk, res_type, res_id, version_id, last_updated, False,
+                          self.store.open(res_type, res_id, version_id, body))
+
+    async def _resources(self, db: Driver, pks: Any) -> list[CurrentRow]:
+        """The current resources whose pks the statement `pks` selects, in pk order."""
+        statement = (select(resources.c.pk, resources.c.res_type, resources.c.res_id, resources.c.version_id,
+                            resources.c.last_updated, resources.c.body)
+                     .where(resources.c.pk.in_(pks), resources.c.deleted.is_(false())).order_by(resources.c.pk))
+        return [self._row(*row) for row in await self._fetch(db, statement)]
+
+    # -- totals ----------------------------------------------------------------------------------
+
+    async def _count(self, db: Driver, query: ParsedQuery) -> int:
+        rows = await self._fetch(db, compile_total(query))
+        return int(rows[0][0])
+
+    async def _estimate(self, db: Driver, query: ParsedQuery) -> int:
+        if self.store.is_sqlite:
+            return await self._count(db, query)
+        sql, params = self.render(compile_query(query))
+        plan = await db.fetchval("EXPLAIN (FORMAT JSON) " + sql, *params)
+        parsed = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
+        return int(parsed[0]["Plan"]["Plan Rows"])
+
+    async def _total(self, db: Driver, query: ParsedQuery, page: Page, found: int) -> int | None:
+        mode = query.result.total
+        if mode == "none":
+            return None
+        if mode == "accurate":
+            return await self._count(db, query)
+        if mode == "estimate":
+            if page.next is None and page.previous is None and not query.result.cursor:
+                return found
+            return await self._estimate(db, query)
+        if page.next is None and not query.result.cursor:
+            return found  # the whole result is on this first page
+        return None
+
+    # -- _include and _revinclude ------------------------------------------------------------------
+
+    async def _included(self, db: Driver, query: ParsedQuery, matches: list[CurrentRow]) -> tuple[list[CurrentRow], bool]:
+        result = query.result
+        if not (result.include or result.revinclude) or not matches:
+            return [], False
+        seen = {row.pk for row in matches}
+        included: list[CurrentRow] = []
+        truncated = False
+
+        async def follow(includes: Sequence[tuple[bool, Include]], rows: list[CurrentRow]) -> list[CurrentRow]:
+            nonlocal truncated
+            added: list[CurrentRow] = []
+            for reverse, include in includes:
+                sources = [row.pk for row in rows if reverse or include.source_type in ("*", row.res_type)]
+                if not sources:
+                    continue
+                statement = (compile_revinclude if reverse else compile_include)(include, sources)
+                new = [row for row in await self._resources(db, statement) if row.pk not in seen]
+                room = MAX_INCLUDED - len(included) - len(added)
+                if len(new) > room:
+                    new, truncated = new[:max(room, 0)], True
+                seen.update(row.pk for row in new)
+                added.extend(new)
+            return added
+
+        first = [(False, item) for item in result.include] + [(True, item) for item in result.revinclude]
+        added = await follow(first, matches)
+        included.extend(added)
+        iterating = [(False, item) for item in result.include if item.iterate] + \
+                    [(True, item) for item in result.revinclude if item.iterate]
+        for _ in range(ITERATE_ROUNDS):
+            if not iterating or not added or truncated:
+                break
+            added = await follow(iterating, added)
+            included.extend(added)
+        return included, truncated
+
+    # -- $reindex --------------------------------------------------------------------------------
+
+    async def reindex(self, ctx: RequestContext, res_type: str | None) -> int | None:
+        """Queue the rewriting of the index rows of every resource of `res_type` (None: all types)."""
+        if res_type is not None:
+            require_type(res_type)
+        if self.parameters is None:
+            raise NotSupported("reindexing is not available in this process")
+        return await self.parameters.start_reindex(None if res_type is None else [res_type])

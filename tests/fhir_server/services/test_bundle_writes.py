@@ -1,0 +1,63 @@
+"""`ResourceService.write_many_in`: the one write path single interactions, Bundles and imports share."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from fhir_server.context import DEV_PRINCIPAL, RequestContext
+from fhir_server.db.tables import outbox, resource_versions, resources
+from fhir_server.errors import PreconditionFailed
+from fhir_server.services.write_ops import BatchWriteError, Create, Patch, Put, Remove
+from resources import fhir_json
+from tests.fhir_server.api.samples import observation, patient
+
+CTX = RequestContext(principal=DEV_PRINCIPAL, base_url="http://test/fhir")
+
+
+async def count(runtime, table) -> int:
+    async with runtime.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def test_many_writes_of_every_kind_in_one_transaction(runtime):
+    service = runtime.services.resources
+    await service.update(CTX, "Patient", "u1", patient(id="u1"))
+    await service.update(CTX, "Patient", "d1", patient(id="d1"))
+    await service.update(CTX, "Patient", "x1", patient(id="x1"))
+    changes = []
+
+    async def remember(tx, change):
+        changes.append((change.action, change.res_id, change.version_id))
+
+    service.subscribe(remember)
+    ops = [
+        Create(service.prepare("Observation", fhir_json.loads(fhir_json.dumps(observation()))), "o1"),
+        Put(service.prepare_update("Patient", "u1", patient(id="u1", active=False)), "u1", if_match=1),
+        Put(service.prepare_update("Patient", "n1", patient(id="n1")), "n1"),
+        Patch("Patient", "x1", [{"op": "replace", "path": "/gender", "value": "male"}], "application/json-patch+json"),
+        Remove("Patient", "d1"),
+        Remove("Patient", "never"),
+    ]
+    results = await service.run_in_transaction(lambda tx: service.write_many_in(tx, CTX, ops))
+    assert [(r.created, r.changed, r.version.version_id if r.version else None) for r in results] == [
+        (True, True, 1), (False, True, 2), (True, True, 1), (False, True, 2), (False, True, 2), (False, False, None)]
+    assert changes == [("create", "o1", 1), ("update", "u1", 2), ("create", "n1", 1), ("update", "x1", 2),
+                       ("delete", "d1", 2)]
+    assert await count(runtime, outbox) == 3 + 5
+    assert (await service.read(CTX, "Patient", "x1")).body.count(b'"gender":"male"') == 1
+
+
+async def test_a_refused_operation_names_its_position_and_nothing_is_written(runtime):
+    service = runtime.services.resources
+    await service.update(CTX, "Patient", "m1", patient(id="m1"))
+    ops = [Create(service.prepare("Patient", patient()), "fresh"),
+           Put(service.prepare_update("Patient", "m1", patient(id="m1")), "m1", if_match=5)]
+    with pytest.raises(BatchWriteError) as caught:
+        await service.run_in_transaction(lambda tx: service.write_many_in(tx, CTX, ops))
+    assert caught.value.position == 1 and isinstance(caught.value.error, PreconditionFailed)
+    assert await count(runtime, resources) == 1 and await count(runtime, resource_versions) == 1
+    twice = [Create(service.prepare("Patient", patient()), "same"), Put(service.prepare("Patient", patient()), "same")]
+    with pytest.raises(BatchWriteError) as caught:
+        await service.run_in_transaction(lambda tx: service.write_many_in(tx, CTX, twice))
+    assert caught.value.position == 1 and "written twice" in caught.value.error.diagnostics
