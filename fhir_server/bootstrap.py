@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +26,12 @@ from fhir_server.importer.operation import ImportOperation
 from fhir_server.jobs import Handler, JobQueue, Worker
 from fhir_server.operations import validate as validate_operation
 from fhir_server.operations.registry import OperationRegistry
+from fhir_server.plugins import load_plugins
+from fhir_server.search import SearchRegistry
+from fhir_server.security import attach_search, build_access
 from fhir_server.services import BundleService, HistoryService, ResourceService, Services
+from fhir_server.services.access import AccessGuard
+from fhir_server.services.audit import AUDIT_MATERIALIZE, AuditTrail
 from fhir_server.services.bundles import search_port
 from fhir_server.services.ports import Validator
 from fhir_server.services.search import SearchService
@@ -75,11 +81,16 @@ class Runtime:
     job_handlers: dict[str, Handler] = field(default_factory=dict)
     bulk_exports: bulk.BulkExports | None = None
     analytics: mortality.MortalityAnalytics | None = None
+    # the access policy and audit trail every service asks (built with the services)
+    access: AccessGuard | None = None
+    audit: AuditTrail | None = None
 
     def worker(self, *, slots: int = 2) -> Worker:
         return Worker(self.jobs, self.job_handlers, slots=slots)
 
     async def close(self) -> None:
+        if self.audit is not None:
+            await self.audit.close()
         if self.store.pg_pool is not None:
             await self.store.pg_pool.close()
         await self.engine.dispose()
@@ -98,9 +109,12 @@ async def prepare_database(settings: Settings) -> None:
                            "run `fhir-server migrate` first")
 
 
-def _capability_statement(settings: Settings, operations: OperationRegistry) -> bytes:
+def _capability_statement(settings: Settings, operations: OperationRegistry,
+                          registry: SearchRegistry | None = None) -> bytes:
+    """What the server supports; `registry` is the runtime's, with the custom SearchParameters stored
+    in its database (those created later appear at the next start)."""
     types = sorted(RESOURCE_TYPES)
-    params, common, includes, revincludes = search_support()
+    params, common, includes, revincludes = search_support(registry)
     support = ServerSupport(
         software_name=SOFTWARE_NAME,
         software_version=software_version(),
@@ -127,7 +141,7 @@ def _operations(resources: ResourceService, validator: Validator, terminology: T
                 settings: Settings, exports: bulk.BulkExports | None = None,
                 analytics: mortality.MortalityAnalytics | None = None) -> OperationRegistry:
     """Every $operation served through the generic operation routes, with its OperationDefinition."""
-    registry = OperationRegistry()
+    registry = OperationRegistry(resources.access)
     registry.register(validate_operation.DEFINITION, validate_operation.ValidateOperation(resources, validator))
     terminology.register_operations(registry, settings.base_url or None)
     if exports is not None:
@@ -156,14 +170,19 @@ async def start_runtime(settings: Settings) -> Runtime:
     registry = search_registry().copy()
     validator, indexer = build_validator(), build_indexer(registry)
     warm_up(validator, indexer)
-    resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher(registry))
+    access = build_access(store, indexer, audit=None, linkage_cache_seconds=settings.auth_linkage_cache_seconds,
+                          server_name=SOFTWARE_NAME)
+    resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher(registry),
+                                access=access)
     jobs = JobQueue(store)
     search_parameters = SearchParameters(store=store, registry=registry, jobs=jobs)
     await search_parameters.load()
     resources.subscribe(search_parameters.on_change)
-    search = SearchService(store=store, registry=registry, parameters=search_parameters,
-                           default_count=settings.default_page_size, max_count=settings.max_page_size)
     terminology = TerminologyService(store=store, resources=resources)
+    search = SearchService(store=store, registry=registry, parameters=search_parameters,
+                           default_count=settings.default_page_size, max_count=settings.max_page_size,
+                           access=access, codes=terminology)
+    attach_search(access, search)
     await terminology.load_stored()
     resources.subscribe(terminology.on_change)
     exports = bulk.BulkExports(store=store, registry=registry, jobs=jobs,
@@ -174,8 +193,8 @@ async def start_runtime(settings: Settings) -> Runtime:
     services = Services(
         resources=resources,
         history=HistoryService(store=store, default_count=settings.default_page_size,
-                               max_count=settings.max_page_size),
-        capability_statement=_capability_statement(settings, operations),
+                               max_count=settings.max_page_size, access=access),
+        capability_statement=_capability_statement(settings, operations, registry),
         search=search,
         operations=operations,
         bundles=BundleService(resources=resources, search=search_port(search), imports=ImportOperation(
@@ -187,4 +206,15 @@ async def start_runtime(settings: Settings) -> Runtime:
     runtime.job_handlers.update(exports.job_handlers())
     runtime.job_handlers[mortality.REBUILD] = analytics.rebuild
     runtime.bulk_exports, runtime.analytics = exports, analytics
+    runtime.access = access
+    audit = AuditTrail(store=store, resources=resources, jobs=jobs)
+    runtime.job_handlers[AUDIT_MATERIALIZE] = audit.materialize
+    await audit.start()
+    access.audit = runtime.audit = audit
+
+    async def record(event: dict[str, Any]) -> None:
+        await audit.record([event])
+
+    exports.audit.sink = record  # kick-offs, completions and downloads of bulk exports
+    await load_plugins(runtime, capability_statement=lambda: _capability_statement(settings, operations, registry))
     return runtime

@@ -35,12 +35,27 @@ class Settings(BaseSettings):
     encryption_key_file: Path | None = None
 
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # entries of one batch or transaction Bundle; more get 413 (bulk loads go through `import`)
+    max_bundle_entries: int = Field(default=10_000, ge=1)
     default_page_size: int = Field(default=20, ge=1, le=1000)
     max_page_size: int = Field(default=1000, ge=1, le=10000)
     database_pool_size: int = Field(default=20, ge=1, le=500)
 
     # Loopback-only demo mode without access control.
     dev_mode: bool = False
+
+    # SMART on FHIR authorization server (lifetimes in seconds; see fhir_server/auth/settings.py)
+    auth_access_token_lifetime: int = Field(default=3600, ge=60, le=86400)
+    auth_backend_token_lifetime: int = Field(default=300, ge=30, le=300)
+    auth_offline_refresh_lifetime: int = Field(default=90 * 86400, ge=3600)
+    auth_online_refresh_lifetime: int = Field(default=12 * 3600, ge=600)
+    auth_max_failed_logins: int = Field(default=5, ge=1, le=100)
+    auth_lockout_seconds: int = Field(default=900, ge=1)
+    auth_password_time_cost: int = Field(default=2, ge=1, le=20)
+    auth_password_memory_kib: int = Field(default=19456, ge=8)
+    auth_revocation_poll_seconds: float = Field(default=5.0, gt=0)
+    # how long a trainee's supervisor's patient list is reused before it is looked up again
+    auth_linkage_cache_seconds: int = Field(default=30, ge=0, le=3600)
     # `fhir-server all`: the API process also runs the job worker and the HL7 listener
     embedded: bool = False
     host: str = "127.0.0.1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Principal", "RequestContext", "DEV_PRINCIPAL", "Handling", "ReturnPreference"]
 
@@ -37,6 +38,10 @@ class RequestContext:
     request_id: str = ""
     handling: Handling = "strict"
     extra: dict[str, str] = field(default_factory=dict)
+    # AuditEvents of the reads this request made, recorded (durably) before its response is sent;
+    # a write's AuditEvents go into the write's own transaction instead
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    network_address: str | None = None
 
     def full_url(self, res_type: str, res_id: str) -> str:
         return f"{self.base_url}/{res_type}/{res_id}"

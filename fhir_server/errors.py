@@ -15,6 +15,7 @@ from resources.errors import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     Unprocessable,
@@ -27,5 +28,5 @@ __all__ = [
     "Issue", "FhirError", "BadRequest", "InvalidResource", "Unauthorized", "Forbidden", "NotFound",
     "MethodNotAllowed", "NotAcceptable", "VersionConflict", "Gone", "PreconditionFailed",
     "MultipleMatches", "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
-    "operation_outcome",
+    "ServiceUnavailable",     "operation_outcome",
 ]

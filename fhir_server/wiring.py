@@ -25,7 +25,7 @@ def build_validator() -> Validator:
     def validator(resource: dict[str, Any]) -> list[Issue]:
         return [Issue(code=i.code, diagnostics=i.diagnostics, severity=i.severity,
                       expression=(i.expression,) if i.expression else ())
-                for i in validate(resource)]
+                for i in validate(resource, warnings=True)]
 
     return validator
 
@@ -51,7 +51,8 @@ def search_support(registry: SearchRegistry | None = None) -> tuple[
 
     registry = registry or search_registry()
     params = {
-        res_type: [SearchParamSupport(p.code, p.type, p.url or None) for p in served_params(registry, res_type)]
+        res_type: [SearchParamSupport(p.code, p.type, p.url or None, p.documentation)
+                   for p in served_params(registry, res_type)]
         for res_type in sorted(registry.resource_types)
     }
     patient = {p.name: p for p in params.get("Patient", [])}

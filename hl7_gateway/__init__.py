@@ -8,7 +8,9 @@
 
 Modules, one job each: `parse` (ER7 via the `hl7` package, separators, escapes, charsets),
 `batch` (FHS/BHS envelopes), `ack` (AA/AE/AR, CA/CE/CR), `mllp` (framing, server, client),
-`mapping` (v2 → FHIR), `inbox` (the storage contract), `gateway` (the composition), `errors`.
+`mapping` (v2 → FHIR), `inbox` (the storage contract), `gateway` (the composition), `errors`,
+`retry` (failed messages tried again with backoff); inside the server: `db_inbox` (the inbox over the
+database), `filing` (a Bundle and its inbox outcome in one transaction), `runner`, `cli`.
 """
 
 from hl7_gateway.ack import batch_ack, build_ack

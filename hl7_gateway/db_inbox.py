@@ -13,7 +13,16 @@ import orjson
 
 from fhir_server.storage.inbox import InboxRecord, InboxStore
 from hl7_gateway.errors import ErrorLocation
-from hl7_gateway.inbox import ErrorRecord, InboundMessage, InboxEntry, InboxStatus, Outcome
+from hl7_gateway.inbox import (
+    FILED_STATUSES,
+    UNFINISHED_STATUSES,
+    AlreadySettled,
+    ErrorRecord,
+    InboundMessage,
+    InboxEntry,
+    InboxStatus,
+    Outcome,
+)
 
 __all__ = ["DatabaseInbox", "CHANNEL"]
 
@@ -77,8 +86,18 @@ class DatabaseInbox:
     async def record_outcome(self, entry_id: str, outcome: Outcome) -> None:
         await self.records.record(int(entry_id), status=outcome.status, outcome=_outcome_json(outcome))
 
-    async def unfinished(self, *, limit: int = 100) -> list[InboxEntry]:
-        return [self._entry(r) for r in await self.records.unfinished(channel=CHANNEL, limit=limit)]
+    async def record_outcome_in(self, tx: Any, entry_id: str, outcome: Outcome, *, refile: bool = False) -> None:
+        recorded = await self.records.record_in(tx, int(entry_id), status=outcome.status,
+                                                outcome=_outcome_json(outcome),
+                                                unless=() if refile else FILED_STATUSES)
+        if not recorded:
+            raise AlreadySettled(f"inbox entry {entry_id} was filed already")
+
+    async def unfinished(self, *, limit: int = 100, statuses: tuple[InboxStatus, ...] = UNFINISHED_STATUSES,
+                         max_attempts: int | None = None) -> list[InboxEntry]:
+        records = await self.records.unfinished(channel=CHANNEL, limit=limit, statuses=statuses,
+                                                max_attempts=max_attempts)
+        return [self._entry(r) for r in records]
 
     async def list(self, *, status: InboxStatus | None = None, limit: int = 50,
                    before: str | None = None) -> list[InboxEntry]:
@@ -98,4 +117,4 @@ class DatabaseInbox:
         message = InboundMessage(record.raw, application, facility, record.control_id, _moment(record.received_at),
                                  record.peer, record.message_type)
         return InboxEntry(str(record.pk), message, record.status, _outcome(record.outcome),  # type: ignore[arg-type]
-                          record.attempts)
+                          record.attempts, updated_at=_moment(record.updated_at))

@@ -1,7 +1,8 @@
 """The gateway: frame in → parse → inbox → (dedupe) → map → file the Bundle → ACK.
 
 `Gateway.handle(raw, peer)` is the MLLP server's handler. Its collaborators are injected: an `Inbox`
-(durable storage) and `file_bundle(bundle) -> outcome`, the FHIR transaction service.
+(durable storage) and `file_bundle(bundle, settle) -> filed`, the FHIR transaction service, which
+awaits `settle(tx, filed)` inside its transaction before the commit (`hl7_gateway.filing`).
 
 Exactly-once rules
 ------------------
@@ -12,14 +13,20 @@ Exactly-once rules
    an earlier entry with a final outcome (processed, rejected, duplicate) is recorded as a duplicate
    and acknowledged with that original outcome. Same sender and MSH-10 but different bytes is a
    reused control ID: AE with code 205, nothing filed.
-3. Unfinished work is finished once. An earlier delivery that never finished (crash, or a failure of
+3. Filed and recorded together. A filed message's outcome (and the closing of an earlier unfinished
+   delivery it supersedes) is recorded inside the transaction that writes its resources: both
+   commit or neither, so a crash cannot leave a filed message looking unfinished. That transaction
+   also refuses to commit if the entry was filed meanwhile (`AlreadySettled`: another delivery, a
+   retry, another gateway process). Other outcomes (rejected, failed) file nothing and are recorded
+   afterwards; a crash before that leaves the entry `received`, to be processed again.
+4. Unfinished work is finished once. An earlier delivery that never finished (crash, or a failure of
    the FHIR service) does not block its retransmission: the new delivery is processed and the old
    entry is closed as its duplicate. On restart `recover()` processes every entry still `received`
    or `failed`, once, oldest first - this covers a crash between the inbox commit and the FHIR
-   commit. A crash after the FHIR commit but before `record_outcome` is also replayed: the Bundle is
-   idempotent (conditional creates and updates on business identifiers, ids derived from the
-   message), so filing it again changes nothing but version numbers.
-4. Order per sender. Messages from one sender are processed one at a time, in arrival order, so a
+   commit. While running, `hl7_gateway.retry` tries `failed` entries (and `received` ones left
+   behind, not in this process's hands) again with backoff, a bounded number of times, through
+   `recover()`; content errors (AE) are final and never retried.
+5. Order per sender. Messages from one sender are processed one at a time, in arrival order, so a
    correction cannot overtake the result it corrects; different senders proceed in parallel.
 
 Outcomes: AA after the Bundle is filed (with ERR severity W for fields dropped); AE when the content is
@@ -44,15 +51,27 @@ from fhir_server.errors import FhirError
 from hl7_gateway.ack import batch_ack, build_ack
 from hl7_gateway.batch import split_frame
 from hl7_gateway.errors import ApplicationError, BatchError, ContentError, HL7Error, MappingError
-from hl7_gateway.inbox import FINAL_STATUSES, ErrorRecord, InboundMessage, Inbox, Outcome
+from hl7_gateway.inbox import (
+    FINAL_STATUSES,
+    UNFINISHED_STATUSES,
+    AlreadySettled,
+    ErrorRecord,
+    InboundMessage,
+    Inbox,
+    InboxEntry,
+    InboxStatus,
+    Outcome,
+)
 from hl7_gateway.mapping import MappingOptions, map_message
 from hl7_gateway.message import Header, Message
 from hl7_gateway.parse import parse_message, peek_header
 from resources import validate
 
-__all__ = ["FileBundle", "Delivery", "Gateway"]
+__all__ = ["FileBundle", "Settle", "Delivery", "Gateway"]
 
-FileBundle = Callable[[dict[str, Any]], Awaitable[Any]]
+Settle = Callable[[Any, Any], Awaitable[None]]
+"""`settle(tx, filed)`: awaited by `file_bundle` inside its transaction, after the writes, before the commit."""
+FileBundle = Callable[[dict[str, Any], Settle], Awaitable[Any]]
 log = logging.getLogger(__name__)
 _CONTENT_STATUSES = {400, 404, 410, 412, 422}
 
@@ -78,6 +97,8 @@ class Gateway:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._validate = validate_bundles
         self._locks: dict[str, asyncio.Lock] = {}
+        # entries stored and not yet finished by this process: not for `recover` to take
+        self._in_flight: set[str] = set()
 
     async def handle(self, raw: bytes, peer: str) -> bytes:
         """MLLP handler: one frame in, the bytes to send back out. Never raises."""
@@ -117,6 +138,14 @@ class Gateway:
             error = ApplicationError(f"the message could not be stored: {exc}")
             outcome = Outcome("failed", "AR", (ErrorRecord.from_error(error),))
             return Delivery(None, outcome, self._accept_ack(header, outcome, [error]))
+        self._in_flight.add(entry_id)
+        try:
+            return await self._deliver_stored(entry_id, raw, header, received_at)
+        finally:
+            self._in_flight.discard(entry_id)
+
+    async def _deliver_stored(self, entry_id: str, raw: bytes, header: Header | None,
+                              received_at: datetime) -> Delivery:
         try:
             message = parse_message(raw)
         except HL7Error as error:
@@ -147,39 +176,59 @@ class Gateway:
                 outcome = replace(original.outcome, status="duplicate", filed=None, duplicate_of=original.id)
             await self._record(entry_id, outcome)
             return outcome
-        outcome = await self.process(message, entry_id, received_at)
-        await self._record(entry_id, outcome)
-        if original is not None:  # an unfinished earlier delivery: closed by this one
-            await self._record(original.id, replace(outcome, status="duplicate", filed=None, duplicate_of=entry_id))
-        return outcome
+        return await self.process(message, entry_id, received_at,
+                                  closes=original.id if original is not None else None)
 
-    async def process(self, message: Message, entry_id: str | None, received_at: datetime) -> Outcome:
-        """Map and file one parsed message; every failure becomes an Outcome, nothing raises."""
+    async def process(self, message: Message, entry_id: str | None, received_at: datetime, *,
+                      closes: str | None = None, refile: bool = False) -> Outcome:
+        """Map, file and record one parsed message; every failure becomes an Outcome, nothing raises.
+
+        `closes`: an unfinished earlier delivery of the same message, recorded as this one's duplicate.
+        `refile`: file it even if the entry was filed already (an operator's replay after a mapping fix).
+        """
         try:
             result = map_message(message, options=self.options, received_at=received_at, inbox_id=entry_id)
             if self._validate:
                 _validate(result.bundle)
         except HL7Error as error:
-            return Outcome("rejected", error.ack_code, (ErrorRecord.from_error(error),))
-        try:
-            filed = await self.file_bundle(result.bundle)
-        except FhirError as exc:
-            if exc.status in _CONTENT_STATUSES:
-                refused = ContentError(f"the FHIR server refused the message's resources: {exc.diagnostics}",
-                                       code=205 if exc.status == 412 else 207)
-                return Outcome("rejected", "AE", (ErrorRecord.from_error(refused),))
-            failure = ApplicationError(f"the FHIR server failed ({exc.status}): {exc.diagnostics}")
-            return Outcome("failed", "AR", (ErrorRecord.from_error(failure),))
-        except Exception as exc:  # noqa: BLE001 - the service failed; the entry stays retryable
-            log.warning("HL7 gateway: filing entry %s failed: %r", entry_id, exc)
-            failure = ApplicationError(f"filing failed: {type(exc).__name__}: {exc}")
-            return Outcome("failed", "AR", (ErrorRecord.from_error(failure),))
-        return Outcome("processed", "AA", tuple(ErrorRecord.from_error(w) for w in result.warnings), filed=filed)
+            outcome = Outcome("rejected", error.ack_code, (ErrorRecord.from_error(error),))
+        else:
+            warnings = tuple(ErrorRecord.from_error(w) for w in result.warnings)
 
-    async def recover(self, *, limit: int = 1000) -> int:
-        """Process, once each, the entries a crash or a failure left unfinished; returns how many."""
+            async def settle(tx: Any, filed: Any) -> None:
+                if entry_id is None:
+                    return
+                processed = Outcome("processed", "AA", warnings, filed=filed)
+                await self.inbox.record_outcome_in(tx, entry_id, processed, refile=refile)
+                if closes is not None:
+                    await self.inbox.record_outcome_in(tx, closes, _duplicate(processed, entry_id), refile=True)
+
+            try:
+                filed = await self.file_bundle(result.bundle, settle)
+            except AlreadySettled:
+                settled = await self.inbox.show(entry_id) if entry_id is not None else None
+                log.info("HL7 gateway: entry %s was filed meanwhile; not filed again", entry_id)
+                if settled is not None and settled.outcome is not None:
+                    return settled.outcome
+                return Outcome("processed", "AA", warnings)
+            except Exception as exc:  # noqa: BLE001 - nothing was filed or recorded: the transaction rolled back
+                outcome = _filing_failure(exc, entry_id)
+            else:
+                return Outcome("processed", "AA", warnings, filed=filed)
+        if entry_id is not None:
+            await self._record(entry_id, outcome)
+            if closes is not None:
+                await self._record(closes, _duplicate(outcome, entry_id))
+        return outcome
+
+    async def recover(self, *, limit: int = 1000, statuses: tuple[InboxStatus, ...] = UNFINISHED_STATUSES,
+                      max_attempts: int | None = None, due: Callable[[InboxEntry], bool] | None = None) -> int:
+        """Process, once each, the entries a crash or a failure left unfinished (those of `statuses`,
+        tried fewer than `max_attempts` times, for which `due(entry)`); returns how many."""
         count = 0
-        for entry in await self.inbox.unfinished(limit=limit):
+        for entry in await self.inbox.unfinished(limit=limit, statuses=statuses, max_attempts=max_attempts):
+            if entry.id in self._in_flight or (due is not None and not due(entry)):
+                continue
             try:
                 message = parse_message(entry.message.raw)
             except HL7Error as error:
@@ -187,8 +236,11 @@ class Gateway:
                 count += 1
                 continue
             async with self._locks.setdefault(message.header.sender, asyncio.Lock()):
-                outcome = await self.process(message, entry.id, entry.message.received_at)
-                await self._record(entry.id, outcome)
+                # a retransmission may have finished it while this waited for the sender's turn
+                current = await self.inbox.show(entry.id)
+                if current is None or current.status not in statuses or entry.id in self._in_flight:
+                    continue
+                await self.process(message, entry.id, entry.message.received_at)
             count += 1
         return count
 
@@ -242,6 +294,24 @@ def _wants_application_ack(header: Header, ack_code: str) -> bool:
     if condition == "SU":
         return ack_code == "AA"
     return True
+
+
+def _duplicate(outcome: Outcome, of: str) -> Outcome:
+    return replace(outcome, status="duplicate", filed=None, duplicate_of=of)
+
+
+def _filing_failure(exc: Exception, entry_id: str | None) -> Outcome:
+    """AE when the FHIR service refused the content (final); AR when it failed (the entry is retried)."""
+    if isinstance(exc, FhirError):
+        if exc.status in _CONTENT_STATUSES:
+            refused = ContentError(f"the FHIR server refused the message's resources: {exc.diagnostics}",
+                                   code=205 if exc.status == 412 else 207)
+            return Outcome("rejected", "AE", (ErrorRecord.from_error(refused),))
+        failure = ApplicationError(f"the FHIR server failed ({exc.status}): {exc.diagnostics}")
+        return Outcome("failed", "AR", (ErrorRecord.from_error(failure),))
+    log.warning("HL7 gateway: filing entry %s failed: %r", entry_id, exc)
+    failure = ApplicationError(f"filing failed: {type(exc).__name__}: {exc}")
+    return Outcome("failed", "AR", (ErrorRecord.from_error(failure),))
 
 
 def _first_msh(raw: bytes) -> bytes:

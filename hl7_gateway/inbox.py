@@ -8,8 +8,11 @@ module only states the contract, which `hl7_gateway.gateway` relies on for exact
 * `find_original` finds an earlier delivery of the same message (same MSH-3, MSH-4 and MSH-10),
   so a retransmission is answered with the original outcome instead of being filed twice;
 * `record_outcome` records processed / rejected / failed (with the errors) or duplicate;
+  `record_outcome_in` does it inside the transaction that files the message's resources (the one
+  `FileBundle` hands to its `settle`), so the resources and the outcome commit together or not at
+  all, and refuses (`AlreadySettled`) when another delivery or process filed the message meanwhile;
 * `unfinished` lists what was stored but never finished (a crash between inbox and FHIR commit,
-  or a failure worth retrying), oldest first, for `Gateway.recover()`;
+  or a failure worth retrying), oldest first, for `Gateway.recover()` and the periodic retry;
 * `list` and `show` serve operators.
 
 Statuses: received → processed (AA) | rejected (AE/AR for the message itself; final) | failed
@@ -25,10 +28,18 @@ from typing import Any, Literal, Protocol
 
 from hl7_gateway.errors import AckCode, ErrorLocation, HL7Error, Severity
 
-__all__ = ["InboxStatus", "FINAL_STATUSES", "InboundMessage", "ErrorRecord", "Outcome", "InboxEntry", "Inbox"]
+__all__ = ["InboxStatus", "FINAL_STATUSES", "FILED_STATUSES", "UNFINISHED_STATUSES", "InboundMessage", "ErrorRecord",
+           "Outcome", "InboxEntry", "Inbox", "AlreadySettled"]
 
 InboxStatus = Literal["received", "processed", "rejected", "failed", "duplicate"]
 FINAL_STATUSES: frozenset[str] = frozenset({"processed", "rejected", "duplicate"})
+# a message in one of these must not be filed again (a replay after a mapping fix may refile it)
+FILED_STATUSES: frozenset[str] = frozenset({"processed", "duplicate"})
+UNFINISHED_STATUSES: tuple[InboxStatus, ...] = ("received", "failed")
+
+
+class AlreadySettled(Exception):
+    """The entry was filed, or closed as a duplicate, by another delivery or process meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,8 @@ class InboxEntry:
     outcome: Outcome | None = None
     attempts: int = 0
     history: tuple[Outcome, ...] = field(default=())
+    updated_at: datetime | None = None
+    """When its status last changed (for a failed entry: when the last attempt ended)."""
 
 
 class Inbox(Protocol):
@@ -105,8 +118,15 @@ class Inbox(Protocol):
         """Set the entry's status and outcome (and count an attempt); committed when it returns."""
         ...
 
-    async def unfinished(self, *, limit: int = 100) -> list[InboxEntry]:
-        """Entries with status received or failed, oldest first."""
+    async def record_outcome_in(self, tx: Any, entry_id: str, outcome: Outcome, *, refile: bool = False) -> None:
+        """As `record_outcome`, inside the filing transaction `tx`: it commits with the resources. Unless
+        `refile`, raise `AlreadySettled` if the entry's status is processed or duplicate already."""
+        ...
+
+    async def unfinished(self, *, limit: int = 100, statuses: tuple[InboxStatus, ...] = UNFINISHED_STATUSES,
+                         max_attempts: int | None = None) -> list[InboxEntry]:
+        """Entries with one of `statuses` (received or failed), oldest first; with `max_attempts`,
+        only those tried fewer times than that."""
         ...
 
     async def list(self, *, status: InboxStatus | None = None, limit: int = 50,

@@ -1,25 +1,28 @@
 """Running the gateway inside the server: the database inbox, filing through the transaction service
 under the gateway's own system principal, and the MLLP listener.
 
-The gateway writes only through `services.bundles` (validation, versioning, indexing, encryption and
-change events as for any client), never through SQL of its own.
+The gateway writes only through the service layer's transaction code (validation, versioning,
+indexing, encryption and change events as for any client; see `hl7_gateway.filing`), never through
+SQL of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl as ssl_module
-from typing import Any
 
 from fhir_server.bootstrap import Runtime
-from fhir_server.context import Principal, RequestContext
+from fhir_server.context import Principal
 from fhir_server.storage.inbox import InboxStore
 from hl7_gateway.db_inbox import DatabaseInbox
+from hl7_gateway.filing import BundleFiler
 from hl7_gateway.gateway import Gateway
 from hl7_gateway.inbox import InboxEntry
 from hl7_gateway.mllp import MLLPServer
 from hl7_gateway.parse import parse_message
-from resources import fhir_json
+from hl7_gateway.retry import RetryPolicy, retry_forever
 
 __all__ = ["GATEWAY_PRINCIPAL", "build_gateway", "serve", "replay", "component"]
 
@@ -36,35 +39,37 @@ GATEWAY_PRINCIPAL = Principal(
 
 def build_gateway(runtime: Runtime) -> Gateway:
     base_url = runtime.settings.base_url or f"http://{runtime.settings.host}:{runtime.settings.port}/fhir"
-    ctx = RequestContext(principal=GATEWAY_PRINCIPAL, base_url=base_url)
-
-    async def file_bundle(bundle: dict[str, Any]) -> list[str]:
-        """File one message's transaction Bundle; returns the locations written."""
-        response = fhir_json.loads(await runtime.services.bundles.process(ctx, bundle, prefer_return="minimal"))
-        return [entry["response"].get("location", "") for entry in response.get("entry", [])]
-
-    return Gateway(inbox=DatabaseInbox(InboxStore(runtime.store)), file_bundle=file_bundle)
+    filer = BundleFiler(runtime.services.bundles, principal=GATEWAY_PRINCIPAL, base_url=base_url)
+    # the service validates every resource it files, so validating the whole Bundle first would only
+    # do that work twice (a fifth of the gateway's CPU per message); invalid content is an AE either way
+    return Gateway(inbox=DatabaseInbox(InboxStore(runtime.store)), file_bundle=filer, validate_bundles=False)
 
 
 async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
-                max_frame_bytes: int = 16 * 1024 * 1024) -> None:
-    """Finish what a previous run left unfinished, then listen until cancelled."""
+                max_frame_bytes: int = 16 * 1024 * 1024, retry: RetryPolicy | None = None) -> None:
+    """Finish what a previous run left unfinished, then listen (and retry failed messages) until cancelled."""
     gateway = build_gateway(runtime)
-    recovered = await gateway.recover()
+    retry = retry or RetryPolicy()
+    recovered = await gateway.recover(max_attempts=retry.max_attempts)
     if recovered:
         log.info("HL7 gateway: finished %d message(s) left unfinished by the previous run", recovered)
-    async with MLLPServer(gateway.handle, host=host, port=port, ssl=ssl, max_frame_bytes=max_frame_bytes,
-                          oversize_reply=gateway.oversize_reply) as server:
-        log.info("HL7 v2 MLLP listener on %s:%d", host, server.port)
-        await server.serve_forever()
+    retrying = asyncio.create_task(retry_forever(gateway, retry), name="hl7-retry")
+    try:
+        async with MLLPServer(gateway.handle, host=host, port=port, ssl=ssl, max_frame_bytes=max_frame_bytes,
+                              oversize_reply=gateway.oversize_reply) as server:
+            log.info("HL7 v2 MLLP listener on %s:%d", host, server.port)
+            await server.serve_forever()
+    finally:
+        retrying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retrying
 
 
 async def replay(runtime: Runtime, entry: InboxEntry) -> InboxEntry:
-    """Process a stored message again (after a mapping fix) and record the new outcome."""
+    """Process a stored message again (after a mapping fix); the new outcome is recorded."""
     gateway = build_gateway(runtime)
     message = parse_message(entry.message.raw)
-    outcome = await gateway.process(message, entry.id, entry.message.received_at)
-    await gateway.inbox.record_outcome(entry.id, outcome)
+    await gateway.process(message, entry.id, entry.message.received_at, refile=True)
     shown = await gateway.inbox.show(entry.id)
     assert shown is not None
     return shown

@@ -31,7 +31,7 @@ __all__ = [
     "Issue", "FhirError", "BadRequest", "InvalidResource", "Unauthorized", "Forbidden", "NotFound",
     "MethodNotAllowed", "NotAcceptable", "VersionConflict", "Gone", "PreconditionFailed",
     "MultipleMatches", "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
-    "operation_outcome",
+    "ServiceUnavailable", "operation_outcome",
 ]
 
 
@@ -130,3 +130,7 @@ class Unprocessable(FhirError):
 
 class TooManyRequests(FhirError):
     status, code = 429, "throttled"
+
+
+class ServiceUnavailable(FhirError):
+    status, code = 503, "transient"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from resources.definitions import required_value_sets, structure_definitions
+from resources.definitions import binding_strengths, required_value_sets, structure_definitions
 from resources.primitives import Checker, checkers
 
 __all__ = ["PRIMITIVE", "COMPLEX", "RESOURCE", "Binding", "Element", "Node", "Structures", "structures"]
@@ -26,11 +26,13 @@ CODED = ("Coding", "CodeableConcept")
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """A required binding to a value set the specification enumerates."""
+    """A binding to a value set the specification enumerates: `required` (a code outside it is an
+    error), or `extensible` / `preferred` (a warning)."""
 
     url: str
     codes: frozenset[str]
     pairs: frozenset[tuple[str, str]]  # (system, code)
+    strength: str = "required"
 
 
 @dataclass(slots=True)
@@ -67,8 +69,12 @@ def _capitalised(name: str) -> str:
 class Structures:
     """Element trees for every R4 resource and data type."""
 
-    def __init__(self, data: dict[str, Any], value_sets: dict[str, dict[str, list[str]]]):
+    def __init__(self, data: dict[str, Any], value_sets: dict[str, dict[str, list[str]]],
+                 strengths: dict[str, Any] | None = None):
         self.types: dict[str, dict[str, Any]] = data["types"]
+        strengths = strengths or {"bindings": {}, "valueSets": {}}
+        self.weaker: dict[str, dict[str, list[str]]] = strengths["bindings"]
+        self.weaker_value_sets: dict[str, dict[str, list[str]]] = strengths["valueSets"]
         self.checkers = checkers(
             {n: t.get("regex") for n, t in self.types.items() if t["kind"] == "primitive"}
         )
@@ -142,24 +148,38 @@ class Structures:
             element.check = self.checkers[code]
         else:
             element.node = self.node(code)
-        if vs is not None and (element.kind == PRIMITIVE or code in CODED):
-            element.binding = self._binding(vs)
+        if element.kind == PRIMITIVE or code in CODED:
+            if vs is not None:
+                element.binding = self._binding(vs)
+            elif (weaker := self._weaker(nodes[""].type_name, path)) is not None:
+                element.binding = self._binding(weaker[1], weaker[0])
         return element
 
-    def _binding(self, url: str) -> Binding:
-        found = self.bindings.get(url)
+    def _weaker(self, type_name: str, path: str) -> list[str] | None:
+        """The extensible or preferred binding of `path` in `type_name` or the base type it comes from."""
+        name: str | None = type_name
+        while name is not None:
+            found = self.weaker.get(name, {}).get(path)
+            if found is not None:
+                return found
+            name = self.types[name].get("base") if name in self.types else None
+        return None
+
+    def _binding(self, url: str, strength: str = "required") -> Binding:
+        found = self.bindings.get(url) if strength == "required" else self.bindings.get(f"{strength} {url}")
         if found is None:
-            systems = self.value_sets[url]
+            systems = self.value_sets[url] if strength == "required" else self.weaker_value_sets[url]
             found = Binding(
                 url,
                 frozenset(code for codes in systems.values() for code in codes),
                 frozenset((system, code) for system, codes in systems.items() for code in codes),
+                strength,
             )
-            self.bindings[url] = found
+            self.bindings[url if strength == "required" else f"{strength} {url}"] = found
         return found
 
 
 @cache
 def structures() -> Structures:
     """The element trees of the vendored R4 definitions (built on first call, shared by every caller)."""
-    return Structures(structure_definitions(), required_value_sets())
+    return Structures(structure_definitions(), required_value_sets(), binding_strengths())

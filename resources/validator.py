@@ -4,7 +4,9 @@
 FHIRPath expression: unknown or misspelt properties, arrays where a single value belongs and the
 reverse, cardinality, JSON nulls and empty strings/arrays/objects, choice types, primitive values and
 their `_name` extensions, data types and backbone elements recursively, nested resources by their own
-`resourceType`, and required bindings to value sets the specification enumerates.
+`resourceType`, and bindings to value sets the specification enumerates: a code outside a `required`
+binding is an error, outside an `extensible` or `preferred` one a warning
+(https://hl7.org/fhir/R4/terminologies.html#strength).
 
 Then, when the structure is sound, two optional layers run: the `fhir.resources` R4B models for the
 resource types whose R4B model is R4's (`resources.r4b_models`), and any constraint checkers the
@@ -19,13 +21,21 @@ from typing import Any
 from resources.constraints import ConstraintChecker
 from resources.issues import ValidationIssue
 from resources.registry import R4B_MODEL_TYPES, RESOURCE_TYPES
-from resources.structure import COMPLEX, PRIMITIVE, Element, Node, structures
+from resources.structure import COMPLEX, PRIMITIVE, Binding, Element, Node, structures
 
 __all__ = ["validate"]
 
 
 def _error(code: str, diagnostics: str, expression: str) -> ValidationIssue:
     return ValidationIssue("error", code, diagnostics, expression)
+
+
+def _not_in(binding: Binding, diagnostics: str, expression: str) -> ValidationIssue:
+    """A code outside a binding's value set: an error when the binding is required, else a warning."""
+    text = f"{diagnostics} {binding.strength} value set {binding.url}"
+    if binding.strength == "required":
+        return _error("code-invalid", text, expression)
+    return ValidationIssue("warning", "code-invalid", text, expression)
 
 
 class _Walk:
@@ -115,9 +125,7 @@ class _Walk:
             if problem is not None:
                 self.issues.append(_error("value", problem, path))
             elif element.binding is not None and value not in element.binding.codes:
-                self.issues.append(_error(
-                    "code-invalid", f"'{value}' is not in the required value set {element.binding.url}", path
-                ))
+                self.issues.append(_not_in(element.binding, f"'{value}' is not in the", path))
         elif type(value) is not dict:
             self.issues.append(_error("structure", f"'{element.key}' must be a JSON object", path))
         elif not value:
@@ -196,13 +204,16 @@ class _Walk:
             self.object(value, self.element_node, path)
 
     def coded(self, value: dict[str, Any], element: Element, path: str) -> None:
-        """A Coding or CodeableConcept under a required binding must carry a code of the value set."""
+        """A Coding or CodeableConcept under a required binding must carry a code of the value set; under
+        an extensible or preferred one, a coded value (text alone is fine) should."""
         binding = element.binding
         if binding is None:
             return
         codings = [value] if element.type_code == "Coding" else value.get("coding")
         if type(codings) is not list:
             codings = []
+        if binding.strength != "required" and not codings:
+            return
         for coding in codings:
             if type(coding) is not dict:
                 continue
@@ -213,9 +224,7 @@ class _Walk:
                 return
         if element.type_code == "Coding" and "code" not in value:
             return
-        self.issues.append(_error(
-            "code-invalid", f"no code from the required value set {binding.url}", path
-        ))
+        self.issues.append(_not_in(binding, "no code from the", path))
 
 
 def validate(
@@ -223,11 +232,13 @@ def validate(
     *,
     with_models: bool = True,
     constraints: Sequence[ConstraintChecker] = (),
+    warnings: bool = False,
 ) -> list[ValidationIssue]:
     """Every problem that makes `resource` (as parsed by `resources.fhir_json.loads`) invalid R4; [] if none.
 
     `with_models` adds the `fhir.resources` R4B model validation for the resource types where R4B's
-    model is R4's; `constraints` are further checks run on a structurally valid resource.
+    model is R4's; `constraints` are further checks run on a structurally valid resource. `warnings`
+    adds what is valid but questionable: codes outside extensible and preferred bindings.
     """
     if type(resource) is not dict:
         return [_error("structure", "a resource must be a JSON object", "Resource")]
@@ -236,13 +247,13 @@ def validate(
         walk.resource(resource, None)
     except RecursionError:
         return [_error("too-costly", "the resource is nested too deeply to validate", "Resource")]
-    issues = walk.issues
-    if issues:
+    issues = walk.issues if warnings else [issue for issue in walk.issues if issue.severity != "warning"]
+    if any(issue.severity == "error" for issue in issues):
         return issues
     if with_models and walk.r4b_safe:
         from resources.r4b_models import model_issues
 
-        issues = model_issues(resource)
+        issues = issues + model_issues(resource)
     for checker in constraints:
         issues.extend(checker(resource))
     return issues

@@ -54,6 +54,8 @@ class EncounterProjection:
             else:
                 await self.write_encounters(tx, [(pk, change.resource)])
         elif change.res_type == "Patient":
+            if change.action == "create" and "deceasedDateTime" not in (change.resource or {}):
+                return  # nothing to record: rows of this patient, if any, have no death date yet
             await self.write_deaths(tx, [(change.res_id, change.resource)])
         else:
             await self.write_diagnoses(tx, [(change.res_id, change.resource)])

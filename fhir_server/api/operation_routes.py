@@ -86,7 +86,7 @@ class OperationRoutes:
         inputs.check(definition)
         call = OperationCall(name=params["op"], level=level, method=request.method, inputs=inputs, res_type=res_type,
                              res_id=res_id, body_resource=body_resource, headers=dict(request.headers))
-        result = await operation.handler(ctx, call)
+        result = await self.registry.run(operation, ctx, call)
         if result.resource is None:
             return Response(status_code=result.status, headers=result.headers)
         body_bytes = result.resource if isinstance(result.resource, bytes) else fhir_json.dumps(result.resource)

@@ -7,6 +7,7 @@ FhirErrors into responses. All FHIR behaviour lives in `fhir_server.services`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -37,10 +38,14 @@ RESULT_PARAMETERS = frozenset({"_format", "_pretty", "_summary", "_elements"})
 
 
 class FhirRoutes:
-    def __init__(self, services: Services, *, context: RequestContextFactory, max_body_bytes: int) -> None:
+    def __init__(self, services: Services, *, context: RequestContextFactory, max_body_bytes: int,
+                 security: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.services = services
         self._context = context
         self.max_body_bytes = max_body_bytes
+        # the CapabilityStatement's `rest.security` for a base URL (the OAuth endpoints are absolute)
+        self.security = security
+        self._statements: dict[str, bytes] = {}
 
     def routes(self) -> list[Route]:
         # `{res_type:type}` and `{res_id:id}` never match `_search`, `_history` or `$operation`
@@ -68,7 +73,20 @@ class FhirRoutes:
 
     async def capabilities(self, request: Request) -> Response:
         negotiated = negotiate(request)
-        return fhir_response(self.services.capability_statement, negotiated)
+        return fhir_response(self._statement(self._context.base(request)), negotiated)
+
+    def _statement(self, base: str) -> bytes:
+        if self.security is None:
+            return self.services.capability_statement
+        statement = self._statements.get(base)
+        if statement is None:
+            parsed = fhir_json.loads(self.services.capability_statement)
+            for rest in parsed.get("rest", ()):
+                rest["security"] = self.security(base)
+            statement = fhir_json.dumps(parsed)
+            if len(self._statements) < 16:  # a handful of public names at most; never grow without bound
+                self._statements[base] = statement
+        return statement
 
     # -- instance level ------------------------------------------------------------------------
 

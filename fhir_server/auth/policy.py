@@ -57,9 +57,9 @@ WRITE_PERMISSIONS = frozenset("cud")
 # operations that only read: they need `r` on an instance, `s` on a type or the system
 READ_OPERATIONS = frozenset({
     "$everything", "$export", "$lastn", "$stats", "$meta", "$expand", "$lookup", "$validate-code",
-    "$translate", "$subsumes", "$document", "$summary", "$validate", "$closure",
+    "$translate", "$subsumes", "$document", "$summary", "$validate", "$closure", "$evaluate-measure", "$mortality",
 })
-ANALYTICS_OPERATIONS = frozenset({"$export", "$analytics", "$mortality", "$stats", "$lastn"})
+ANALYTICS_OPERATIONS = frozenset({"$export", "$analytics", "$mortality", "$evaluate-measure", "$stats", "$lastn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +104,8 @@ def _check_role(principal: Principal, interaction: str, res_type: str | None, pe
 
 
 def _usable(principal: Principal, scope: ClinicalScope) -> bool:
-    if scope.level == "system":
-        return principal.role == Role.SYSTEM
+    if scope.level == "system":  # a backend service, or an analyst's system
+        return principal.role in (Role.SYSTEM, Role.ANALYST)
     if principal.role == Role.SYSTEM:
         return False
     return scope.level == "user" or bool(principal.patient)
@@ -115,7 +115,13 @@ def _grants(principal: Principal, interaction: str, res_type: str | None, *, ope
             instance: bool = False) -> tuple[ClinicalScope, ...]:
     permission = _permission(interaction, operation, instance)
     _check_role(principal, interaction, res_type, permission, operation)
-    grants = tuple(g for g in scope_set(principal.scopes).grants(res_type, permission) if _usable(principal, g))
+    scopes = scope_set(principal.scopes)
+    if res_type is None and interaction == "operation":
+        # a system-level operation ($export...) needs the permission on some type; the operation
+        # itself keeps to the types the scopes allow
+        grants = tuple(g for g in scopes.clinical if permission in g.permissions and _usable(principal, g))
+    else:
+        grants = tuple(g for g in scopes.grants(res_type, permission) if _usable(principal, g))
     if not grants:
         target = res_type or "every type"
         what = operation if interaction == "operation" else interaction
@@ -149,6 +155,15 @@ class AccessPolicy:
         self.linked_patients = linked_patients
 
     check_interaction = staticmethod(check_interaction)
+
+    def content_matters(self, principal: Principal, interaction: str, res_type: str, *,
+                        operation: str | None = None) -> bool:
+        """Whether `check_resource` needs to look at the resource: False when some grant allowing the
+        interaction is neither limited to patients nor narrowed by a query (then the type decides)."""
+        if principal.unrestricted:
+            return False
+        grants = _grants(principal, interaction, res_type, operation=operation, instance=True)
+        return all(_limited(principal, g) or g.query for g in grants)
 
     # -- whose data ---------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@
 - Group level: the compartments of the group's patients: `Group.member.entity` (the Group's own
   `member` index rows) for an actual group; for a group defined by characteristics, the
   `member-filter` extensions (Bulk Data cohorts: `valueExpression` with a `Patient?criteria` query in
-  this server's search grammar; all of them must match). Other characteristics are refused.
+  this server's search grammar) and the `characteristic`s search can express (`characteristics.py`);
+  all of them must match. Other characteristics are refused.
 - `patient` (POST) narrows either to the patients named; `_typeFilter` queries narrow a type
   (several for one type: any may match); `RelevantProvenanceResources` adds the Provenance whose
   `target` is one of the exported resources.
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import Select, and_, false, or_, select
 
+from fhir_server.bulk.characteristics import characteristic_criteria
 from fhir_server.bulk.request import ExportRequest, compartment_types
 from fhir_server.db.tables import resources, search_reference
 from fhir_server.errors import BadRequest, Gone, NotFound
@@ -162,19 +164,19 @@ class ExportPlanner:
                                              ref.c.target_type == "Patient")
 
     def _filtered_members(self, group_id: str, group: dict[str, Any], filters: list[dict[str, Any]]) -> Select[Any]:
-        if group.get("characteristic"):
-            raise BadRequest(f"Group/{group_id} is defined by characteristics; this server exports groups "
-                             f"defined by members or by {MEMBER_FILTER_URL} expressions only", code="not-supported")
-        if not filters:
-            raise BadRequest(f"Group/{group_id} has neither members nor member-filter expressions")
-        r = resources
-        members = select(r.c.res_id).where(r.c.res_type == "Patient", r.c.deleted.is_(false()))
+        queries = characteristic_criteria(self.registry, group_id, group)
         for extension in filters:
             expression = (extension.get("valueExpression") or {}).get("expression")
             res_type, mark, text = str(expression or "").partition("?")
             if res_type != "Patient" or not mark:
                 raise BadRequest(f"Group/{group_id}: a member-filter must be a Patient?criteria query, got "
                                  f"{expression!r}", code="not-supported")
+            queries.append(text)
+        if not queries:
+            raise BadRequest(f"Group/{group_id} has neither members nor characteristics or member-filter expressions")
+        r = resources
+        members = select(r.c.res_id).where(r.c.res_type == "Patient", r.c.deleted.is_(false()))
+        for text in queries:
             query = parse_query(self.registry, "Patient", parse_qsl(text, keep_blank_values=True))
             members = members.where(r.c.pk.in_(compile_query(query)))
         return members

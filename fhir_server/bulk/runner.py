@@ -70,11 +70,12 @@ class ExportRunner:
 
     async def _slice(self, tx: Tx, record: ExportRecord, state: ExportState) -> dict[str, Any]:
         request = record.parameters
+        await self.scanner.begin(tx)
         if state.types is None:
             state.types = await self.planner.types(tx, request)
-        plans = {plan.res_type: plan for plan in await self.planner.plans(tx, request, state.types)}
+        plans = {plan.res_type: self._scan(record, plan) for plan in await self.planner.plans(tx, request, state.types)}
         if state.estimate is None:
-            state.estimate = sum([await self.scanner.estimate(tx, self._scan(record, plan)) for plan in plans.values()])
+            state.estimate = sum([await self.scanner.estimate(tx, scan) for scan in plans.values()])
         transform = OutputTransform(request, self.deidentifier_for(record))
         out = self.files.slice(record.id)
         created: set[str] = set()
@@ -98,10 +99,10 @@ class ExportRunner:
         return VersionScan(plan.res_type, at=record.transaction_time, since=record.parameters.since,
                            resource_filters=plan.filters, deletions=plan.deletions)
 
-    async def _batch(self, tx: Tx, record: ExportRecord, state: ExportState, plan: TypePlan,
+    async def _batch(self, tx: Tx, record: ExportRecord, state: ExportState, scan: VersionScan,
                      transform: OutputTransform, out: SliceFiles, created: set[str]) -> int:
-        res_type = plan.res_type
-        batch = await self.scanner.versions(tx, self._scan(record, plan), state.cursor or START,
+        res_type = scan.res_type
+        batch = await self.scanner.versions(tx, scan, state.cursor or START,
                                             max_rows=self.config.batch_rows, max_bytes=self.config.batch_bytes)
         lines: list[bytes] = []
         deleted: list[bytes] = []

@@ -45,7 +45,7 @@ class _Admin:
 
 
 @asynccontextmanager
-async def _admin(settings: Settings) -> AsyncIterator[_Admin]:
+async def admin_services(settings: Settings) -> AsyncIterator[_Admin]:
     """The account and client services on the configured database (no HTTP server needed)."""
     from fhir_server.auth.accounts import AccountService
     from fhir_server.auth.clients import ClientService
@@ -88,7 +88,7 @@ def _run(work: Callable[[_Admin], Awaitable[T]]) -> T:
     asyncio.run(prepare(settings))
 
     async def run() -> T:
-        async with _admin(settings) as admin:
+        async with admin_services(settings) as admin:
             return await work(admin)
 
     try:

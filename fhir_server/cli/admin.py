@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from fhir_server.cli.common import fail, load_settings
+from fhir_server.config import Settings
 
 __all__ = ["migrate", "keys"]
 
@@ -36,6 +37,20 @@ def keys_generate() -> None:
     click.echo(generate_key())
 
 
+async def _reseal_auth_secrets(settings: Settings) -> tuple[int, int]:
+    """The authorization server's secrets (signing keys, TOTP seeds) and the audit events not yet
+    materialized, sealed again with the active key, so `--retire-old` cannot leave them unreadable."""
+    from fhir_server.auth.keys import SigningKeys
+    from fhir_server.cli.accounts import admin_services
+    from fhir_server.storage.audit_log import AuditLogStore
+
+    async with admin_services(settings) as admin:
+        signing = SigningKeys(admin.accounts.uow, admin.accounts.sealer)
+        resealed = await signing.reseal(), await admin.accounts.reseal_totp_secrets()
+        await AuditLogStore(admin.accounts.uow).reseal()
+        return resealed
+
+
 @keys.command("rotate")
 @click.option("--retire-old", is_flag=True, help="After re-encrypting, drop the old keys from the keyring file.")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100000))
@@ -61,6 +76,8 @@ def keys_rotate(retire_old: bool, batch_size: int) -> None:
             report = await reencrypt_all(asyncio_engine, keyring, batch_size=batch_size)
             click.echo(f"re-encrypted {report.reencrypted} bodies to key {report.active_key_id} "
                        f"in {report.passes} pass(es)")
+            signing_keys, totp_secrets = await _reseal_auth_secrets(settings)
+            click.echo(f"re-sealed {signing_keys} token signing key(s) and {totp_secrets} TOTP secret(s)")
             if retire_old:
                 if not isinstance(keyring, FileKeyring):
                     fail("--retire-old applies to the keyring file; with FHIR_ENCRYPTION_KEY, "

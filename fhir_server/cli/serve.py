@@ -16,12 +16,14 @@ def check_mode(host: str, dev: bool) -> None:
     if dev:
         if not is_loopback(host):
             fail(f"--dev turns access control off, so it only binds to loopback (127.0.0.1 or ::1), not {host}")
-        banner = ("!" * 78 + "\n!!  DEV MODE: NO ACCESS CONTROL. Every request is served without a token.\n"
+        banner = ("!" * 78 + "\n!!  DEV MODE: NO ACCESS CONTROL. Requests without a token are served.\n"
                   "!!  Bound to loopback only; never use this mode with real patient data.\n" + "!" * 78)
         click.echo(click.style(banner, fg="red", bold=True), err=True)
         return
-    fail("access control (SMART on FHIR tokens) is not available in this build yet, so the server will "
-         "not serve patient data without it: run `fhir-server serve --dev` for a loopback-only demo")
+    settings = load_settings()
+    if not settings.base_url and not is_loopback(host):
+        click.echo("warning: FHIR_BASE_URL is not set, so token audiences and OAuth URLs follow each request's "
+                   "Host header; set it to the public URL of /fhir", err=True)
 
 
 @click.command()

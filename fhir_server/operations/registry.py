@@ -14,6 +14,7 @@ from typing import Any
 from fhir_server.context import RequestContext
 from fhir_server.errors import MethodNotAllowed, NotFound
 from fhir_server.operations.parameters import OperationInput
+from fhir_server.services.access import AccessGuard, fail_closed_guard
 
 __all__ = ["OperationCall", "OperationResult", "Operation", "OperationRegistry", "Level"]
 
@@ -69,8 +70,9 @@ class Operation:
 
 
 class OperationRegistry:
-    def __init__(self) -> None:
+    def __init__(self, access: AccessGuard | None = None) -> None:
         self._by_code: dict[str, list[Operation]] = {}
+        self.access = access or fail_closed_guard()
 
     def register(self, definition: dict[str, Any], handler: Handler) -> None:
         self._by_code.setdefault(definition["code"], []).append(Operation(definition, handler))
@@ -86,6 +88,16 @@ class OperationRegistry:
                 return operation
         where = {"system": "at the system level", "type": f"on {res_type}", "instance": f"on a {res_type} instance"}
         raise NotFound(f"${code} is not available {where[level]}", code="not-supported")
+
+    async def run(self, operation: Operation, ctx: RequestContext, call: OperationCall) -> OperationResult:
+        """Run the operation once the access policy allows it (the data it reads is checked again by
+        the interactions it uses); the call is audited."""
+        name = f"${operation.code}"
+        self.access.check(ctx, "operation", call.res_type, operation=name, instance=call.res_id is not None,
+                          res_id=call.res_id)
+        result = await operation.handler(ctx, call)
+        self.access.read(ctx, "operation", call.res_type, call.res_id, operation=name)
+        return result
 
     def all(self) -> list[Operation]:
         return [operation for operations in self._by_code.values() for operation in operations]

@@ -12,6 +12,8 @@ Read side::
     query = parse_query(registry, "Observation", [("subject:Patient.name", "ann"), ("_count", "10")],
                         lenient=False)                # ParsedQuery; BadRequest on unknown / malformed
     query = parse_system_query(registry, ["Patient", "Observation"], pairs)   # GET [base]?_type=...
+    query = resolve_codes(query, codes)               # :in / :not-in / :above / :below -> the codes they
+                                                      # stand for, through a CodeSets port (terminology)
     matches = compile_query(query)                    # Select of resources.pk (unordered)
     page = compile_page(query, default_count=20)      # Select of (pk, sort keys...), _sort and _cursor applied
     rows = run(page.with_resources())                 # ... followed by the resource columns; then, if the
@@ -36,6 +38,7 @@ Public API:
 - `extract(registry, resource: dict) -> IndexRows` (`dict[str, list[dict]]`, keys `INDEX_KINDS`)
 - `parse_query(registry, resource_type, pairs, *, lenient=False) -> ParsedQuery`;
   `parse_system_query(registry, types, pairs, *, lenient=False) -> ParsedQuery`
+- `resolve_codes(query, codes: CodeSets | None) -> ParsedQuery` (BadRequest naming the parameter)
 - `compile_query(query, *, now=None) -> Select`; `compile_total(query, *, now=None) -> Select`
 - `compile_page(query, *, default_count=20, max_count=1000, now=None) -> PageQuery`
 - `compile_include(include, pks) -> Select`; `compile_revinclude(include, pks) -> Select`
@@ -43,6 +46,7 @@ Public API:
 - `normalize(text) -> str` (the string folding both sides share)
 """
 
+from fhir_server.search.code_sets import CodeSets, resolve_codes
 from fhir_server.search.extract import INDEX_KINDS, IndexRows, extract
 from fhir_server.search.normalize import normalize
 from fhir_server.search.params import parse_query, parse_system_query
@@ -70,4 +74,5 @@ __all__ = [
     "ParsedQuery", "Predicate", "Chain", "Has", "Compartment", "CompositeValue", "SortKey", "Include",
     "ResultParams", "compile_query", "compile_total", "compile_page", "PageQuery", "Page", "Renderer",
     "compile_include", "compile_revinclude", "SearchMatcher", "normalize", "UnknownParameter", "NotSupported",
+    "CodeSets", "resolve_codes",
 ]

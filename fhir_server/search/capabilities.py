@@ -4,13 +4,15 @@ A parameter is listed when a search on it works: it has an expression this serve
 column of the resource row), or it is a composite whose components are known, or one of `_text`,
 `_content`, `_list`. `near` (and anything else `special`) is not. `_include` targets are the type's
 reference parameters, `_revinclude` sources every reference parameter that may point at the type.
+R4's `CapabilityStatement.rest.resource.searchParam` has no element for modifiers, so the ones each
+parameter accepts are named in its `documentation`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fhir_server.search.params import LIST_URL
+from fhir_server.search.params import LIST_URL, modifiers_for
 from fhir_server.search.registry import SearchParam, SearchRegistry
 
 __all__ = ["ServedParam", "served_params", "served_includes", "COMMON_CODES"]
@@ -24,6 +26,14 @@ class ServedParam:
     code: str
     type: str
     url: str
+    modifiers: tuple[str, ...] = ()
+
+    @property
+    def documentation(self) -> str | None:
+        if not self.modifiers and self.type != "reference":
+            return None
+        named = [f":{modifier}" for modifier in self.modifiers] + ([":[type]"] if self.type == "reference" else [])
+        return f"Modifiers: {', '.join(named)}"
 
 
 def _served(registry: SearchRegistry, param: SearchParam) -> bool:
@@ -37,7 +47,7 @@ def _served(registry: SearchRegistry, param: SearchParam) -> bool:
 
 
 def served_params(registry: SearchRegistry, resource_type: str) -> list[ServedParam]:
-    params = [ServedParam(code, param.type, param.url)
+    params = [ServedParam(code, param.type, param.url, modifiers_for(param))
               for code, param in sorted(registry.params_for(resource_type).items()) if _served(registry, param)]
     params.append(ServedParam("_list", "special", LIST_URL))
     return params

@@ -93,7 +93,7 @@ def _quantity(name: str, text: str) -> QuantityValue:
 
 
 def _token(name: str, text: str, modifier: str | None) -> TokenValue | str:
-    if modifier == "text":
+    if modifier in ("text", "in", "not-in"):  # text, or a value set's URL or reference
         return unescape(text)
     if modifier == "of-type":
         parts = split_escaped(text, "|")
@@ -102,11 +102,15 @@ def _token(name: str, text: str, modifier: str | None) -> TokenValue | str:
         return TokenValue(unescape(parts[0]), f"{unescape(parts[1])}|{unescape(parts[2])}")
     parts = split_escaped(text, "|")
     if len(parts) == 1:
+        if modifier in ("above", "below"):
+            raise BadRequest(f"'{name}' needs a code with its code system (system|code), got '{text}'")
         return TokenValue(None, unescape(parts[0]))
     if len(parts) == 2:
         system, code = unescape(parts[0]), unescape(parts[1])
         if not system and not code:
             raise BadRequest(f"invalid token '{text}' for search parameter '{name}'")
+        if modifier in ("above", "below") and not (system and code):
+            raise BadRequest(f"'{name}' needs a code with its code system (system|code), got '{text}'")
         return TokenValue(system, code or None)
     raise BadRequest(f"invalid token '{text}' for search parameter '{name}': more than one '|'")
 

@@ -21,7 +21,7 @@ from fhir_server.search.refusals import NotSupported, UnknownParameter
 from fhir_server.search.registry import SearchParam, SearchRegistry
 from fhir_server.search.result_params import RESULT_PARAMS, parse_result_params
 
-__all__ = ["parse_query", "parse_system_query", "MODIFIERS", "TEXT_SEARCH"]
+__all__ = ["parse_query", "parse_system_query", "modifiers_for", "MODIFIERS", "TEXT_SEARCH"]
 
 # the modifiers each parameter type accepts (reference also takes a resource type)
 MODIFIERS: dict[str, frozenset[str]] = {
@@ -35,9 +35,9 @@ MODIFIERS: dict[str, frozenset[str]] = {
     "composite": frozenset({"missing"}),
     "special": frozenset({"missing"}),
 }
-# accepted by the spec but needing a terminology service or hierarchy this search does not have
+# accepted by the spec but needing a hierarchy this search does not have (the token modifiers that
+# need terminology are resolved after parsing: see `code_sets`)
 _UNSUPPORTED_MODIFIERS = {
-    "token": frozenset({"above", "below", "in", "not-in"}),
     "reference": frozenset({"above", "below"}),
 }
 _UNSUPPORTED_NAMES = frozenset({"_query", "_filter"})
@@ -68,6 +68,19 @@ def _check_modifier(param: SearchParam, modifier: str | None, name: str, registr
         raise NotSupported(f"the modifier ':{modifier}' is not supported on '{param.code}' (in '{name}')")
     if modifier in _UNSUPPORTED_MODIFIERS.get(param.type, frozenset()):
         raise NotSupported(f"the modifier ':{modifier}' is not supported (in '{name}')")
+
+
+def modifiers_for(param: SearchParam) -> tuple[str, ...]:
+    """The modifiers a search on `param` accepts (as `_check_modifier` decides), for the
+    CapabilityStatement; a reference parameter also takes its target types (`:[type]`)."""
+    if param.code in TEXT_SEARCH or param.code == "_list":
+        return ()
+    accepted = MODIFIERS.get(param.type, frozenset()) - _UNSUPPORTED_MODIFIERS.get(param.type, frozenset())
+    if param.on_resource_table:
+        accepted &= {"missing", "not"}
+    if param.code != "identifier":
+        accepted -= {"of-type"}
+    return tuple(sorted(accepted))
 
 
 def _has_targets(registry: SearchRegistry, candidates: list[str], tail: str, name: str) -> list[str]:

@@ -122,7 +122,16 @@ class Compartment:
     members: tuple[tuple[str, tuple[str, ...]], ...]
 
 
-Node = Predicate | Chain | Has | Compartment
+@dataclass(frozen=True, slots=True)
+class AccessLimit:
+    """What the caller's token lets a search see: per resource type, alternatives of criteria, a
+    resource being visible when it meets every node of one alternative of its type (an empty
+    alternative: every resource of the type). Types not listed are not visible at all."""
+
+    per_type: tuple[tuple[str, tuple[tuple[Node, ...], ...]], ...]
+
+
+Node = Predicate | Chain | Has | Compartment | AccessLimit
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,14 +118,17 @@ class TransactionRun:
         tx, resources = self.tx, self.resources
         for entry in self.entries:
             with named(entry):
+                if (entry.method == "POST" and entry.if_none_exist) or entry.conditional:
+                    resources.access.check(self.ctx, "search-type", entry.res_type)  # conditional: a search
                 if entry.method == "POST" and entry.if_none_exist:
                     existing = await resources.resolve_create_in(tx, entry.res_type, self.ids.criteria(entry.if_none_exist))
                     if existing is None:
                         self._target(entry, str(uuid.uuid4()))
                     else:
                         self._target(entry, existing.res_id)
-                        version = ResourceVersion(existing.res_type, existing.res_id, existing.version_id,
-                                                  existing.last_updated, existing.deleted, existing.body)
+                        version = await resources.reveal(self.ctx, "read", ResourceVersion(
+                            existing.res_type, existing.res_id, existing.version_id, existing.last_updated,
+                            existing.deleted, existing.body))
                         self.outcomes[entry.index] = EntryOutcome(200, version, informational="an existing resource matched")
                 elif entry.method == "PUT" and entry.conditional:
                     body_id = self.prepared[entry.index].content().get("id")

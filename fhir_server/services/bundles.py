@@ -28,7 +28,7 @@ from fhir_server.services.write_ops import Prepared
 __all__ = ["BundleService", "BundleSearch", "MAX_ENTRIES", "search_port"]
 
 log = logging.getLogger("fhir_server.bundles")
-MAX_ENTRIES = 1000
+MAX_ENTRIES = 10_000  # the default of `Settings.max_bundle_entries`
 
 
 def search_port(service: Any) -> BundleSearch:

@@ -14,12 +14,14 @@ from urllib.parse import urlencode
 import orjson
 
 from fhir_server.context import RequestContext
-from fhir_server.errors import BadRequest, NotFound
+from fhir_server.errors import BadRequest, Forbidden, NotFound
 from fhir_server.search.dates import parse_date_range
+from fhir_server.services.access import AccessGuard, fail_closed_guard
 from fhir_server.services.paging import decode_cursor, encode_cursor
 from fhir_server.services.resources import require_type
 from fhir_server.storage.instants import now_micros, to_instant
 from fhir_server.storage.repository import HistoryQuery, ResourceStore, VersionRow
+from resources import fhir_json
 
 __all__ = ["HistoryService", "HistoryRequest"]
 
@@ -37,15 +39,21 @@ class HistoryRequest:
 
 
 class HistoryService:
-    def __init__(self, *, store: ResourceStore, default_count: int = 20, max_count: int = 1000) -> None:
+    def __init__(self, *, store: ResourceStore, default_count: int = 20, max_count: int = 1000,
+                 access: AccessGuard | None = None) -> None:
         self.store = store
         self.default_count = default_count
         self.max_count = max_count
+        self.access = access or fail_closed_guard()
 
     async def history(self, ctx: RequestContext, request: HistoryRequest) -> bytes:
         """The history Bundle, as JSON bytes."""
         if request.res_type is not None:
             require_type(request.res_type)
+        interaction = ("history-instance" if request.res_id is not None else
+                       "history-type" if request.res_type is not None else "history-system")
+        self.access.check(ctx, interaction, request.res_type, instance=request.res_id is not None,
+                          res_id=request.res_id)
         count = self._count(request.count)
         query = HistoryQuery(
             res_type=request.res_type,
@@ -56,10 +64,17 @@ class HistoryService:
             limit=count + 1,
         )
         async with self.store.read() as tx:
-            if request.res_id is not None and await self.store.current(tx, request.res_type or "", request.res_id) is None:
-                raise NotFound(f"{request.res_type}/{request.res_id} is not known")
+            if request.res_id is not None:
+                current = await self.store.current(tx, request.res_type or "", request.res_id)
+                if current is None:
+                    raise NotFound(f"{request.res_type}/{request.res_id} is not known")
+                if not ctx.principal.unrestricted and current.body is not None:
+                    await self.access.check_resource(ctx, "history-instance", fhir_json.loads(current.body))
             rows = await self.store.history(tx, query)
         page, more = rows[:count], len(rows) > count
+        shown = page if ctx.principal.unrestricted else [row for row in page if await self._visible(ctx, row)]
+        self.access.read(ctx, interaction, request.res_type, request.res_id,
+                         query=self._link(ctx, request, count, request.page))
         links = [{"relation": "self", "url": self._link(ctx, request, count, request.page)}]
         if more:
             last = page[-1]
@@ -71,9 +86,20 @@ class HistoryService:
             "meta": {"lastUpdated": to_instant(now_micros())},
             "type": "history",
             "link": links,
-            "entry": [self._entry(ctx, row) for row in page],
+            "entry": [self._entry(ctx, row) for row in shown],
         }
         return orjson.dumps(bundle)
+
+    async def _visible(self, ctx: RequestContext, row: VersionRow) -> bool:
+        """Whether a restricted caller may see this history entry: the version itself must be within
+        what its token allows (a deletion, which has no content to tell by, is left out)."""
+        if row.body is None:
+            return False
+        try:
+            await self.access.policy.check_resource(ctx.principal, "read", fhir_json.loads(row.body))
+        except Forbidden:
+            return False
+        return True
 
     def _count(self, count: int | None) -> int:
         if count is None:

@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, Gone, MultipleMatches, NotFound, PreconditionFailed
+from fhir_server.services.access import AccessGuard, Written
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.patch import apply_patch
 from fhir_server.services.ports import Change, ChangeSubscriber, Indexer, Matcher, Validator
@@ -45,6 +47,7 @@ Criteria = Sequence[tuple[str, str]]
 RETRIES = 5
 # PostgreSQL: serialization failure, deadlock
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+_INTERACTION_OF_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
 def require_type(res_type: str) -> str:
@@ -57,6 +60,15 @@ def _version(row: CurrentRow) -> ResourceVersion:
     return ResourceVersion(row.res_type, row.res_id, row.version_id, row.last_updated, row.deleted, row.body)
 
 
+def _interaction(op: WriteOp, current: CurrentRow | None) -> str:
+    """The interaction a write is, for the access policy: a PUT to an id with no live resource creates."""
+    if isinstance(op, Create):
+        return "create"
+    if isinstance(op, Put):
+        return "create" if current is None or current.deleted else "update"
+    return "patch" if isinstance(op, Patch) else "delete"
+
+
 def _check_if_match(current: CurrentRow, if_match: int | None) -> None:
     if if_match is not None and (current.deleted or if_match != current.version_id):
         raise PreconditionFailed(
@@ -67,8 +79,10 @@ def _check_if_match(current: CurrentRow, if_match: int | None) -> None:
 
 class ResourceService:
     def __init__(self, *, store: ResourceStore, validator: Validator, indexer: Indexer, matcher: Matcher,
-                 max_conditional_deletes: int = 100) -> None:
+                 max_conditional_deletes: int = 100, access: AccessGuard | None = None) -> None:
         self.store = store
+        # every interaction asks the access policy (unrestricted principals, i.e. dev mode, pass)
+        self.access = access or AccessGuard(AccessPolicy(index_rows=indexer))
         self.batch = BatchStore(store)
         self.validator = validator
         self.indexer = indexer
@@ -116,11 +130,23 @@ class ResourceService:
 
     async def read(self, ctx: RequestContext, res_type: str, res_id: str) -> ResourceVersion:
         require_type(res_type)
-        return self._readable(await self.store.read_current(res_type, res_id), res_type, res_id)
+        self.access.check(ctx, "read", res_type, instance=True, res_id=res_id)
+        version = self._readable(await self.store.read_current(res_type, res_id), res_type, res_id)
+        return await self.reveal(ctx, "read", version)
 
     async def read_in(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str) -> ResourceVersion:
         require_type(res_type)
-        return self._readable(await self.store.current(tx, res_type, res_id), res_type, res_id)
+        self.access.check(ctx, "read", res_type, instance=True, res_id=res_id)
+        version = self._readable(await self.store.current(tx, res_type, res_id), res_type, res_id)
+        return await self.reveal(ctx, "read", version)
+
+    async def reveal(self, ctx: RequestContext, interaction: str, version: ResourceVersion) -> ResourceVersion:
+        """The version, once the policy allows this caller to see it; its read is audited."""
+        if version.body is not None and self.access.content_matters(ctx, interaction, version.res_type):
+            await self.access.check_resource(ctx, interaction, fhir_json.loads(version.body))
+        self.access.read(ctx, interaction, version.res_type, version.res_id, version_id=version.version_id,
+                         body=version.body)
+        return version
 
     @staticmethod
     def _readable(row: CurrentRow | None, res_type: str, res_id: str) -> ResourceVersion:
@@ -134,16 +160,18 @@ class ResourceService:
         require_type(res_type)
         if not version_id.isdigit():
             raise NotFound(f"{res_type}/{res_id} has no version '{version_id}'")
+        self.access.check(ctx, "vread", res_type, instance=True, res_id=res_id)
         row = await self.store.version(res_type, res_id, int(version_id))
-        return self._version_readable(row, res_type, res_id, version_id)
+        return await self.reveal(ctx, "vread", self._version_readable(row, res_type, res_id, version_id))
 
     async def vread_in(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str,
                        version_id: str) -> ResourceVersion:
         require_type(res_type)
         if not version_id.isdigit():
             raise NotFound(f"{res_type}/{res_id} has no version '{version_id}'")
+        self.access.check(ctx, "vread", res_type, instance=True, res_id=res_id)
         row = await self.batch.version(tx, res_type, res_id, int(version_id))
-        return self._version_readable(row, res_type, res_id, version_id)
+        return await self.reveal(ctx, "vread", self._version_readable(row, res_type, res_id, version_id))
 
     @staticmethod
     def _version_readable(row: Any, res_type: str, res_id: str, version_id: str) -> ResourceVersion:
@@ -221,9 +249,11 @@ class ResourceService:
     async def create_in(self, tx: Tx, ctx: RequestContext, prepared: Prepared, *, res_id: str | None = None,
                         if_none_exist: Criteria | None = None) -> WriteResult:
         if if_none_exist:
+            self.access.check(ctx, "search-type", prepared.res_type)
             existing = await self.resolve_create_in(tx, prepared.res_type, if_none_exist)
             if existing is not None:
-                return WriteResult(_version(existing), created=False, changed=False, issues=prepared.issues)
+                found = await self.reveal(ctx, "read", _version(existing))
+                return WriteResult(found, created=False, changed=False, issues=prepared.issues)
         return await self._write_one(tx, ctx, Create(prepared, res_id or str(uuid.uuid4())))
 
     # -- update --------------------------------------------------------------------------------
@@ -246,6 +276,7 @@ class ResourceService:
 
     async def conditional_update_in(self, tx: Tx, ctx: RequestContext, criteria: Criteria, prepared: Prepared, *,
                                     if_match: int | None = None) -> WriteResult:
+        self.access.check(ctx, "search-type", prepared.res_type)
         target = await self.resolve_update_in(tx, prepared.res_type, criteria, prepared.content().get("id"))
         return await self._write_one(tx, ctx, Put(prepared, target, if_match))
 
@@ -264,6 +295,8 @@ class ResourceService:
     async def conditional_patch(self, ctx: RequestContext, res_type: str, criteria: Criteria, patch: Any, *,
                                 content_type: str, if_match: int | None = None) -> WriteResult:
         require_type(res_type)
+
+        self.access.check(ctx, "search-type", res_type)
 
         async def work(tx: Tx) -> WriteResult:
             target = await self.resolve_patch_in(tx, res_type, criteria)
@@ -291,6 +324,7 @@ class ResourceService:
 
     async def conditional_delete_in(self, tx: Tx, ctx: RequestContext, res_type: str,
                                     criteria: Criteria) -> list[WriteResult]:
+        self.access.check(ctx, "search-type", res_type)
         matches = await self.resolve_delete_in(tx, res_type, criteria)
         results = await self._unwrapped(self.write_many_in(tx, ctx, [Remove(res_type, m) for m in matches]))
         return [result for result in results if result.changed]
@@ -309,15 +343,22 @@ class ResourceService:
             if key in seen:
                 raise BatchWriteError(position, BadRequest(f"{key[0]}/{key[1]} is written twice in one transaction"))
             seen.add(key)
+        restricted = not ctx.principal.unrestricted
         currents = await self.batch.current_many(
             tx, [key for op, key in zip(ops, keys, strict=True) if not isinstance(op, Create)],
-            for_update=True, bodies=any(isinstance(op, Patch) for op in ops))
+            for_update=True, bodies=any(isinstance(op, Patch) for op in ops) or self._stored_content_matters(ctx, ops))
         versions: list[NewVersion] = []
         results: list[WriteResult] = []
         staged_of: list[Staged | None] = []
         for position, (op, key) in enumerate(zip(ops, keys, strict=True)):
+            current = currents.get(key)
             try:
-                version, result, staged = self._next_version(op, currents.get(key))
+                interaction = _interaction(op, current)
+                self.access.check_protected(ctx, interaction, op.res_type, op.res_id)
+                self.access.check(ctx, interaction, op.res_type, instance=True, res_id=op.res_id)
+                version, result, staged = self._next_version(op, current)
+                if version is not None and restricted and self.access.content_matters(ctx, interaction, op.res_type):
+                    await self._check_write(ctx, interaction, staged, current)
             except FhirError as exc:
                 raise BatchWriteError(position, exc) from exc
             if version is not None:
@@ -325,6 +366,10 @@ class ResourceService:
                 staged_of.append(staged)
             results.append(result)
         await self.batch.write(tx, versions)
+        await self.access.record_writes(tx, ctx, [
+            Written(_INTERACTION_OF_METHOD.get(v.method, v.action), v.res_type, v.res_id, v.version_id,
+                    v.body if isinstance(v.body, bytes) else None)
+            for v in versions])
         if self.subscribers:
             for version, staged in zip(versions, staged_of, strict=True):
                 change = Change(version.action, version.res_type, version.res_id, version.version_id,
@@ -332,6 +377,29 @@ class ResourceService:
                 for subscriber in self.subscribers:
                     await subscriber(tx, change)
         return results
+
+    def _stored_content_matters(self, ctx: RequestContext, ops: Sequence[WriteOp]) -> bool:
+        """Whether the policy will look at the stored versions the ops replace (so they are read)."""
+        if ctx.principal.unrestricted:
+            return False
+        for op in ops:
+            if isinstance(op, Create):
+                continue
+            try:
+                if self.access.content_matters(ctx, "delete" if isinstance(op, Remove) else "update", op.res_type):
+                    return True
+            except FhirError:
+                return True  # refused anyway; the per-operation check names it
+        return False
+
+    async def _check_write(self, ctx: RequestContext, interaction: str, staged: Staged | None,
+                           current: CurrentRow | None) -> None:
+        """The policy's word on the resource written: as stored (what is changed or deleted) and as
+        written (where it goes)."""
+        if current is not None and not current.deleted and current.body is not None:
+            await self.access.check_resource(ctx, interaction, fhir_json.loads(current.body))
+        if staged is not None:
+            await self.access.check_resource(ctx, interaction, staged.resource())
 
     def _next_version(self, op: WriteOp, current: CurrentRow | None
                       ) -> tuple[NewVersion | None, WriteResult, Staged | None]:

@@ -29,22 +29,30 @@ from sqlalchemy import false, select
 
 from fhir_server.context import RequestContext
 from fhir_server.db.tables import resources
-from fhir_server.errors import BadRequest, Issue
+from fhir_server.errors import BadRequest, Forbidden, Issue
 from fhir_server.search import Include, ParsedQuery, SearchRegistry, parse_query
+from fhir_server.search.code_sets import CodeSets, resolve_codes
 from fhir_server.search.compartments import compartment
 from fhir_server.search.params import parse_system_query
+from fhir_server.search.query import AccessLimit, Node
 from fhir_server.search.refusals import NotSupported
 from fhir_server.search.sql.compile import compile_query, compile_total
 from fhir_server.search.sql.includes import compile_include, compile_revinclude
 from fhir_server.search.sql.paging import Page, compile_page
 from fhir_server.search.sql.render import Renderer
+from fhir_server.services.access import AccessGuard, fail_closed_guard, patients_in
 from fhir_server.services.resources import require_type
 from fhir_server.services.search_bundle import Links, page_url, searchset, shaping
 from fhir_server.services.search_parameters import SearchParameters
 from fhir_server.storage.driver import Driver
 from fhir_server.storage.repository import CurrentRow, ResourceStore
+from resources import RESOURCE_TYPES, fhir_json
 
 __all__ = ["SearchService", "SearchRequest"]
+
+
+def _patients(row: CurrentRow) -> list[str]:
+    return patients_in(row.res_type, row.res_id, row.body)
 
 # how many rounds of `_include:iterate` / `_revinclude:iterate` follow, and how many resources at most
 ITERATE_ROUNDS = 4
@@ -64,8 +72,11 @@ class SearchRequest:
 
 class SearchService:
     def __init__(self, *, store: ResourceStore, registry: SearchRegistry, parameters: SearchParameters | None = None,
-                 default_count: int = 20, max_count: int = 1000) -> None:
+                 default_count: int = 20, max_count: int = 1000, access: AccessGuard | None = None,
+                 codes: CodeSets | None = None) -> None:
         self.store = store
+        self.codes = codes  # the terminology behind `:in`, `:not-in`, `:above`, `:below`
+        self.access = access or fail_closed_guard()
         self.registry = registry
         self.parameters = parameters
         self.default_count = default_count
@@ -75,7 +86,11 @@ class SearchService:
     # -- parsing ---------------------------------------------------------------------------------
 
     def parse(self, request: SearchRequest) -> ParsedQuery:
-        """The request as a parsed query: of one type, of a compartment's members, or of several types."""
+        """The request as a parsed query: of one type, of a compartment's members, or of several types;
+        value sets and code hierarchies already turned into the codes they stand for."""
+        return resolve_codes(self._parse(request), self.codes)
+
+    def _parse(self, request: SearchRequest) -> ParsedQuery:
         if request.res_type is not None:
             require_type(request.res_type)
         if request.compartment is not None:
@@ -102,7 +117,7 @@ class SearchService:
         """The searchset Bundle, as JSON bytes."""
         if self.parameters is not None:
             await self.parameters.refresh()
-        query = self.parse(request)
+        query = await self._limited(ctx, self.parse(request))
         result = query.result
         if result.contained in ("true", "both"):
             raise NotSupported("searching contained resources (_contained) is not supported")
@@ -116,6 +131,8 @@ class SearchService:
         if count_only:
             async with self._connection(consistent=False) as db:
                 total = await self._count(db, query)
+            self.access.read(ctx, "search-type" if query.types is None else "search-system", request.res_type,
+                             query=page_url(ctx, path, used, None))
             return searchset(ctx, matches=[], included=[], total=total, links=Links(page_url(ctx, path, used, None)),
                              shape=None, issues=issues)
         page_query = compile_page(query, default_count=self.default_count, max_count=self.max_count)
@@ -135,11 +152,54 @@ class SearchService:
         if truncated:
             issues.append(Issue("too-costly", f"only the first {MAX_INCLUDED} included resources are returned",
                                 severity="warning"))
+        if not ctx.principal.unrestricted:
+            included = [row for row in included if await self._visible(ctx, row)]
+        self.access.read(ctx, "search-type" if query.types is None else "search-system", request.res_type,
+                         query=page_url(ctx, path, used, result.cursor),
+                         patients=[p for row in matches for p in _patients(row)])
         links = Links(page_url(ctx, path, used, result.cursor),
                       page_url(ctx, path, used, page.next) if page.next else None,
                       page_url(ctx, path, used, page.previous) if page.previous else None)
         return searchset(ctx, matches=matches, included=included, total=total, links=links,
                          shape=shaping(result.summary, result.elements), issues=issues)
+
+    # -- access control ----------------------------------------------------------------------------
+
+    async def _limited(self, ctx: RequestContext, query: ParsedQuery) -> ParsedQuery:
+        """The query narrowed to what the caller's token may see (unchanged when nothing narrows it).
+        A system search leaves out the types the token may not search; a type search of such a type
+        is refused."""
+        if ctx.principal.unrestricted:
+            return query
+        system = query.types is not None
+        types = [query.resource_type] if not system else list(query.types or sorted(RESOURCE_TYPES))
+        limits = await self.access.search_limits(ctx, types, skip_refused=system)
+        if system and not limits:
+            exc = Forbidden("the token's scopes allow searching none of the types asked for")
+            self.access.deny(ctx, "search-system", None, exc)
+            raise exc
+        if all(alternatives is None for alternatives in limits.values()) and len(limits) == len(types):
+            return query
+        per_type = []
+        for res_type, alternatives in limits.items():
+            if alternatives is None:
+                per_type.append((res_type, ((),)))
+            else:
+                per_type.append((res_type, tuple(self._criteria(res_type, criteria) for criteria in alternatives)))
+        return replace(query, criteria=(*query.criteria, AccessLimit(tuple(per_type))))
+
+    def _criteria(self, res_type: str, criteria: Sequence[tuple[str, str]]) -> tuple[Node, ...]:
+        return parse_query(self.registry, res_type, list(criteria)).criteria if criteria else ()
+
+    async def _visible(self, ctx: RequestContext, row: CurrentRow) -> bool:
+        """Whether an `_include`d resource is within what the caller's token allows (left out if not)."""
+        if row.body is None:
+            return False
+        try:
+            await self.access.policy.check_resource(ctx.principal, "read", fhir_json.loads(row.body))
+        except Forbidden:
+            return False
+        return True
 
     @staticmethod
     def _path(request: SearchRequest) -> str:

@@ -2,13 +2,15 @@
 ConceptMaps taking part in them (https://hl7.org/fhir/R4/terminology-service.html).
 
 The content and the operations themselves are `terminology`'s; this module feeds the stored
-resources into its store (at start, and on every write through a change subscriber) and adapts
-the operations to the operation registry.
+resources into its store (at start, and on every write through a change subscriber), adapts the
+operations to the operation registry, and answers search's `CodeSets` port (the codes behind the
+token modifiers `:in`, `:not-in`, `:above` and `:below`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fhir_server.context import RequestContext
@@ -27,6 +29,8 @@ log = logging.getLogger("fhir_server.terminology")
 TERMINOLOGY_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
 # the input that carries the instance's own resource, for [type]/[id]/$operation
 INSTANCE_INPUT = {"ValueSet": "valueSet", "CodeSystem": "codeSystem", "ConceptMap": "conceptMap"}
+# a literal reference to a stored ValueSet: `ValueSet/123`, or the same as an absolute URL
+_STORED_VALUE_SET = re.compile(r"(?:.*/)?ValueSet/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?")
 _STORED = ("SELECT res_type, res_id, version_id, body FROM resources "
            "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap') AND deleted = $1")
 
@@ -70,6 +74,25 @@ class TerminologyService:
             self.terminology.remove(change.res_type, previous[0], previous[1])
         if change.resource is not None:
             self._add(change.res_type, change.res_id, change.resource)
+
+    # -- search's CodeSets port ------------------------------------------------------------------
+
+    def value_set_codes(self, reference: str) -> frozenset[tuple[str, str]]:
+        """The (system, code) pairs of the value set with that canonical URL (`url[|version]`), or of
+        the stored ValueSet a literal reference names (https://hl7.org/fhir/R4/search.html#token)."""
+        if self.terminology.value_set_resource(reference) is None:
+            stored = _STORED_VALUE_SET.fullmatch(reference)
+            loaded = self._loaded.get(("ValueSet", stored[1])) if stored else None
+            if loaded is not None:
+                url, version = loaded
+                return self.terminology.codes_in(f"{url}|{version}" if version else url)
+        return self.terminology.codes_in(reference)
+
+    def related_codes(self, system: str, code: str, *, above: bool) -> frozenset[str]:
+        """The codes subsuming `code` (`above`) or subsumed by it in the code system `system`."""
+        if above:
+            return self.terminology.ancestors(system, code)
+        return self.terminology.descendants(system, code)
 
     def register_operations(self, registry: OperationRegistry, base_url: str | None = None) -> None:
         definitions = {d["id"]: d for d in operation_definitions(base_url)}

@@ -2,20 +2,24 @@
 
 Generic over the door a message comes through (`channel`): the HL7 v2 gateway adapts it to its own
 `Inbox` contract. Raw bytes are sealed with the keyring (AES-256-GCM, bound to the row's channel
-and id) since they carry patient data. Every method commits before it returns.
+and id) since they carry patient data. Every method commits before it returns, except the `*_in(tx, ...)`
+ones, which run inside a transaction the caller owns (e.g. the one that files a message's resources,
+so the resources and the record of the message's outcome commit together).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.instants import now_micros
-from fhir_server.storage.repository import ResourceStore
+from fhir_server.storage.repository import ResourceStore, Tx
 
 __all__ = ["InboxRecord", "InboxStore"]
 
-_COLUMNS = "pk, channel, received_at, sender, control_id, peer, message_type, raw, status, outcome, attempts"
+_COLUMNS = ("pk, channel, received_at, sender, control_id, peer, message_type, raw, status, outcome, attempts, "
+            "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class InboxRecord:
     status: str
     outcome: str | None
     attempts: int
+    updated_at: int
 
 
 def _aad(channel: str, pk: int) -> bytes:
@@ -61,8 +66,19 @@ class InboxStore:
 
     async def record(self, pk: int, *, status: str, outcome: str | None) -> None:
         async with self.store.write() as tx:
-            await tx.db.execute("UPDATE inbox_messages SET status = $1, outcome = $2, attempts = attempts + 1, "
-                                "updated_at = $3 WHERE pk = $4", status, outcome, now_micros(), pk)
+            await self.record_in(tx, pk, status=status, outcome=outcome)
+
+    async def record_in(self, tx: Tx, pk: int, *, status: str, outcome: str | None,
+                        unless: Collection[str] = ()) -> bool:
+        """Record how processing ended (and count an attempt) inside `tx`, unless the message's status
+        is already one of `unless`; False when it was (nothing is changed then)."""
+        sql = "UPDATE inbox_messages SET status = $1, outcome = $2, attempts = attempts + 1, updated_at = $3 WHERE pk = $4"
+        args: list[object] = [status, outcome, now_micros(), pk]
+        if unless:
+            # on PostgreSQL a concurrent writer of the same row makes this wait and then see its commit
+            sql += f" AND status NOT IN ({', '.join(f'${n}' for n in range(5, 5 + len(unless)))})"
+            args.extend(sorted(unless))
+        return await tx.db.fetchval(sql + " RETURNING pk", *args) is not None
 
     async def find(self, *, channel: str, sender: str, control_id: str, before: int) -> InboxRecord | None:
         """The earliest message from `sender` with `control_id` stored before id `before`."""
@@ -72,11 +88,19 @@ class InboxStore:
                 "AND pk < $4 ORDER BY pk LIMIT 1", channel, sender, control_id, before)
         return None if row is None else self._record(row)
 
-    async def unfinished(self, *, channel: str, limit: int) -> list[InboxRecord]:
+    async def unfinished(self, *, channel: str, limit: int, statuses: Collection[str] = ("received", "failed"),
+                         max_attempts: int | None = None) -> list[InboxRecord]:
+        """Messages of the given statuses, oldest first; with `max_attempts`, only those tried fewer times."""
+        names = sorted(statuses)
+        sql = (f"SELECT {_COLUMNS} FROM inbox_messages WHERE channel = $1 "
+               f"AND status IN ({', '.join(f'${n}' for n in range(2, 2 + len(names)))})")
+        args: list[object] = [channel, *names]
+        if max_attempts is not None:
+            args.append(max_attempts)
+            sql += f" AND attempts < ${len(args)}"
+        args.append(limit)
         async with self.store.single() as db:
-            rows = await db.fetch(
-                f"SELECT {_COLUMNS} FROM inbox_messages WHERE channel = $1 AND status IN ('received', 'failed') "
-                "ORDER BY pk LIMIT $2", channel, limit)
+            rows = await db.fetch(sql + f" ORDER BY pk LIMIT ${len(args)}", *args)
         return [self._record(row) for row in rows]
 
     async def list(self, *, channel: str, status: str | None, limit: int, before: int | None) -> list[InboxRecord]:
@@ -96,6 +120,6 @@ class InboxStore:
         return None if row is None else self._record(row)
 
     def _record(self, row: object) -> InboxRecord:
-        pk, channel, received_at, sender, control_id, peer, message_type, raw, status, outcome, attempts = row  # type: ignore[misc]
+        pk, channel, received_at, sender, control_id, peer, message_type, raw, status, outcome, attempts, updated_at = row  # type: ignore[misc]
         return InboxRecord(pk, channel, received_at, sender, control_id, peer, message_type,
-                           self.keyring.open(bytes(raw), _aad(channel, pk)), status, outcome, attempts)
+                           self.keyring.open(bytes(raw), _aad(channel, pk)), status, outcome, attempts, updated_at)

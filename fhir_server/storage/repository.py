@@ -65,20 +65,34 @@ class HistoryQuery:
     limit: int = 20
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tx:
     """One unit of work on one connection: `db` runs SQL text, `select` runs a SQLAlchemy statement
-    (a search query) inside the same transaction."""
+    (a search query) inside the same transaction.
+
+    `generic_plans`: the transaction runs on PostgreSQL's cached generic plans (a write, see
+    `ResourceStore.write`); its first search switches the rest of it to plans made for the values."""
 
     db: Driver
     dialect: Any
+    generic_plans: bool = False
 
     async def select(self, statement: Any) -> list[dict[str, Any]]:
+        if self.generic_plans:
+            self.generic_plans = False
+            await self.db.execute(_CUSTOM_PLANS)
         sql, params = compile_for(statement, self.dialect)
         names = [column.key for column in statement.selected_columns]
         return [dict(zip(names, row, strict=True)) for row in await self.db.fetch(sql, *params)]
 
 
+# The database plans each execution of a statement for its values (`plan_cache_mode = force_custom_plan`,
+# migration 0002), which searches need. A write transaction's statements are the same few inserts
+# whatever the values, and planning them afresh every time was a third of the database's time per
+# create: write transactions run on the generic plans PostgreSQL caches per prepared statement
+# (`auto`), set in the same round trip as BEGIN; a search inside one (a conditional match) switches back.
+_BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto"
+_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 _CURRENT = "SELECT pk, version_id, last_updated, deleted, body FROM resources WHERE res_type = $1 AND res_id = $2"
 _VERSION = ("SELECT pk, resource_pk, last_updated, deleted, method, body FROM resource_versions "
             "WHERE res_type = $1 AND res_id = $2 AND version_id = $3")
@@ -126,8 +140,15 @@ class ResourceStore:
                 async with conn.begin():
                     yield Tx(driver_for(self.dialect, await self._raw(conn)), self.engine.dialect)
             return
-        async with self.pg_pool.acquire() as raw, raw.transaction():
-            yield Tx(AsyncpgDriver(raw), self.engine.dialect)
+        async with self.pg_pool.acquire() as raw:
+            db = AsyncpgDriver(raw)
+            await raw.execute(_BEGIN_WRITE)
+            try:
+                yield Tx(db, self.engine.dialect, generic_plans=True)
+            except BaseException:
+                await _roll_back(raw)
+                raise
+            await db.execute("COMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -281,3 +302,10 @@ class ResourceStore:
     async def record_change(self, tx: Tx, *, res_type: str, res_id: str, version_id: int, action: str,
                             at: int) -> None:
         await tx.db.execute(_INSERT_CHANGE, at, res_type, res_id, version_id, action)
+
+
+async def _roll_back(raw: Any) -> None:
+    try:
+        await raw.execute("ROLLBACK")
+    except Exception:
+        raw.terminate()  # a connection in an unknown state never goes back to the pool

@@ -27,7 +27,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    select,
+    tuple_,
+)
 
 from fhir_server.db.tables import resource_versions, resources
 from fhir_server.storage.repository import ResourceStore, Tx
@@ -77,7 +89,7 @@ class CurrentBatch:
     done: bool
 
 
-def _version_conditions(scan: VersionScan, cursor: Cursor) -> list[ColumnElement[bool]]:
+def _version_conditions(scan: VersionScan, after_lu: Any, after_pk: Any) -> list[ColumnElement[bool]]:
     v = resource_versions
     following = resource_versions.alias("following")
     superseded = exists().where(
@@ -86,7 +98,6 @@ def _version_conditions(scan: VersionScan, cursor: Cursor) -> list[ColumnElement
         following.c.version_id == v.c.version_id + 1,
         following.c.last_updated <= scan.at,
     )
-    after_lu, after_pk = cursor
     conditions = [
         v.c.res_type == scan.res_type,
         v.c.last_updated <= scan.at,
@@ -103,50 +114,107 @@ def _version_conditions(scan: VersionScan, cursor: Cursor) -> list[ColumnElement
     return conditions
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A scan's first statement compiled once: SQL text and its parameters, the cursor's to fill in."""
+
+    sql: str
+    values: tuple[Any, ...]
+    cursor_at: tuple[int, int, int]  # positions of the cursor's last_updated (two) and pk
+    limit_at: int
+
+
+_AFTER_LU, _AFTER_PK, _LIMIT = "scan_after_lu", "scan_after_pk", "scan_limit"
+
+
 class ResourceScanner:
-    """Bounded batches of stored resources, opened (decrypted) with the store's keyring."""
+    """Bounded batches of stored resources, opened (decrypted) with the store's keyring.
+
+    The statements of a scan are compiled once and run through the driver (not SQLAlchemy) per
+    batch; on PostgreSQL the bodies are fetched with `pk = ANY($1)`.
+    """
 
     def __init__(self, store: ResourceStore) -> None:
         self.store = store
+        self._prepared: dict[int, tuple[VersionScan, _Prepared]] = {}
 
-    async def versions(self, tx: Tx, scan: VersionScan, cursor: Cursor, *, max_rows: int = 2000,
-                       max_bytes: int = 8 * 1024 * 1024) -> VersionBatch:
-        """The next batch after `cursor`: at most `max_rows` versions whose sealed bodies add up to
-        about `max_bytes` (one more body at most); `done` when the scan has nothing after it."""
+    async def begin(self, tx: Tx) -> None:
+        """Set the transaction up for many short batch queries: on PostgreSQL without parallel workers,
+        whose start-up costs more than they save on a batch of a few thousand rows."""
+        if not self.store.is_sqlite:
+            await tx.db.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+
+    def _prepare(self, tx: Tx, scan: VersionScan) -> _Prepared:
+        found = self._prepared.get(id(scan))
+        if found is not None and found[0] is scan:
+            return found[1]
         v = resource_versions
         stmt = (
             select(v.c.pk, v.c.res_id, v.c.version_id, v.c.last_updated, v.c.deleted,
                    func.coalesce(func.length(v.c.body), 0).label("size"))
-            .where(and_(*_version_conditions(scan, cursor)))
+            .where(and_(*_version_conditions(scan, bindparam(_AFTER_LU, 0, type_=BigInteger),
+                                             bindparam(_AFTER_PK, 0, type_=BigInteger))))
             .order_by(v.c.last_updated, v.c.pk)
-            .limit(max_rows)
+            .limit(bindparam(_LIMIT, 1, type_=Integer))
         )
-        rows = await tx.select(stmt)
-        taken, total = [], 0
-        for row in rows:
-            if taken and total + row["size"] > max_bytes:
+        compiled = stmt.compile(dialect=tx.dialect, compile_kwargs={"render_postcompile": True})
+        names = list(compiled.positiontup or [])
+        processors = getattr(compiled, "_bind_processors", {})
+        values = []
+        for name in names:
+            value = compiled.params.get(name)
+            processor = processors.get(name)
+            values.append(processor(value) if processor is not None and value is not None else value)
+        lu_positions = [i for i, name in enumerate(names) if name == _AFTER_LU]
+        prepared = _Prepared(str(compiled), tuple(values),
+                             (lu_positions[0], lu_positions[-1], names.index(_AFTER_PK)), names.index(_LIMIT))
+        if len(self._prepared) > 64:
+            self._prepared.clear()
+        self._prepared[id(scan)] = (scan, prepared)
+        return prepared
+
+    async def versions(self, tx: Tx, scan: VersionScan, cursor: Cursor, *, max_rows: int = 2000,
+                       max_bytes: int = 8 * 1024 * 1024) -> VersionBatch:
+        """The next batch after `cursor`: at most `max_rows` versions whose sealed bodies add up to
+        about `max_bytes` (one more body at most); `done` when the scan has nothing after it.
+        Reuse one `scan` object for its batches: its statement is compiled on first use."""
+        prepared = self._prepare(tx, scan)
+        values = list(prepared.values)
+        first_lu, second_lu, pk_at = prepared.cursor_at
+        values[first_lu] = values[second_lu] = cursor[0]
+        values[pk_at] = cursor[1]
+        values[prepared.limit_at] = max_rows
+        rows = await tx.db.fetch(prepared.sql, *values)
+        taken: list[Any] = []
+        total = 0
+        for row in rows:  # pk, res_id, version_id, last_updated, deleted, size
+            if taken and total + row[5] > max_bytes:
                 break
             taken.append(row)
-            total += row["size"]
+            total += row[5]
         if not taken:
             return VersionBatch([], cursor, True)
-        bodies = await self._bodies(tx, [row["pk"] for row in taken if not row["deleted"]])
+        bodies = await self._bodies(tx, [row[0] for row in taken if not row[4]])
+        open_body = self.store.open
+        res_type = scan.res_type
         versions = [
-            ScannedVersion(scan.res_type, row["res_id"], row["version_id"], row["last_updated"], bool(row["deleted"]),
-                           None if row["deleted"] else
-                           self.store.open(scan.res_type, row["res_id"], row["version_id"], bodies[row["pk"]]))
-            for row in taken
+            ScannedVersion(res_type, res_id, version_id, last_updated, bool(deleted),
+                           None if deleted else open_body(res_type, res_id, version_id, bodies[pk]))
+            for pk, res_id, version_id, last_updated, deleted, _ in taken
         ]
         last = taken[-1]
         done = len(taken) == len(rows) and len(rows) < max_rows
-        return VersionBatch(versions, (last["last_updated"], last["pk"]), done)
+        return VersionBatch(versions, (last[3], last[0]), done)
 
     async def _bodies(self, tx: Tx, pks: list[int]) -> dict[int, bytes]:
         if not pks:
             return {}
-        v = resource_versions
-        rows = await tx.select(select(v.c.pk, v.c.body).where(v.c.pk.in_(pks)))
-        return {row["pk"]: row["body"] for row in rows}
+        if self.store.is_sqlite:
+            sql = f"SELECT pk, body FROM resource_versions WHERE pk IN ({', '.join(f'${n}' for n in range(1, len(pks) + 1))})"
+            rows = await tx.db.fetch(sql, *pks)
+        else:
+            rows = await tx.db.fetch("SELECT pk, body FROM resource_versions WHERE pk = ANY($1::bigint[])", pks)
+        return {pk: body for pk, body in rows}
 
     async def estimate(self, tx: Tx, scan: VersionScan) -> int:
         """About how many resources the scan returns: the current ones of the type that pass its

@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "load", "search_parameters", "patient_compartment", "structure_definitions", "required_value_sets",
+    "binding_strengths",
 ]
 
 
@@ -43,3 +44,9 @@ def structure_definitions() -> dict[str, Any]:
 def required_value_sets() -> dict[str, dict[str, list[str]]]:
     """The codes, by code system, of each value set that an R4 required binding points at."""
     return load("required-value-sets.json.gz")
+
+
+def binding_strengths() -> dict[str, Any]:
+    """The R4 extensible and preferred bindings to value sets the specification enumerates:
+    `bindings` (type -> element path -> [strength, value set url]) and `valueSets` (url -> codes by system)."""
+    return load("binding-strengths.json.gz")

@@ -29,12 +29,11 @@ def run_cli(*args: str, data_dir: Path, timeout: float = 60) -> subprocess.Compl
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture
-def server(tmp_path: Path):
+def start_server(tmp_path: Path, *args: str):
     port = free_port()
     env = {**os.environ, "FHIR_DATA_DIR": str(tmp_path / "data")}
     env.pop("FHIR_DATABASE_URL", None)
-    process = subprocess.Popen([*CLI, "serve", "--dev", "--port", str(port)], env=env,
+    process = subprocess.Popen([*CLI, "serve", *args, "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -47,6 +46,12 @@ def server(tmp_path: Path):
     else:
         process.kill()
         pytest.fail(f"server did not start: {process.stdout.read() if process.stdout else ''}")
+    return base, process
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    base, process = start_server(tmp_path, "--dev")
     yield base, tmp_path / "data", process
     process.terminate()
     process.wait(timeout=20)
@@ -71,10 +76,19 @@ def test_dev_mode_refuses_non_loopback(tmp_path: Path):
     assert "only binds to loopback" in result.stderr
 
 
-def test_without_dev_mode_the_server_refuses_to_serve_unprotected(tmp_path: Path):
-    result = run_cli("serve", data_dir=tmp_path)
-    assert result.returncode != 0
-    assert "access control" in result.stderr
+def test_without_dev_mode_every_request_needs_a_token(tmp_path: Path):
+    base, process = start_server(tmp_path)
+    try:
+        refused = httpx.get(f"{base}/fhir/Patient")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        written = httpx.post(f"{base}/fhir/Patient", json={"resourceType": "Patient"},
+                             headers={"content-type": "application/fhir+json"})
+        assert written.status_code == 401
+        metadata = httpx.get(f"{base}/fhir/metadata").json()
+        assert metadata["rest"][0]["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def test_migrate_and_key_rotation(tmp_path: Path):

@@ -15,24 +15,38 @@ from typing import Any
 import pytest
 
 from fhir_server.errors import Unprocessable
-from hl7_gateway import Gateway, InboundMessage, InboxEntry, InboxStatus, MLLPClient, MLLPServer, Outcome
+from hl7_gateway import (
+    Gateway,
+    InboundMessage,
+    InboxEntry,
+    InboxStatus,
+    MLLPClient,
+    MLLPServer,
+    Outcome,
+    parse_message,
+)
+from hl7_gateway.inbox import FILED_STATUSES, UNFINISHED_STATUSES, AlreadySettled
 from tests.hl7_gateway.conftest import sample
+
+NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 class MemoryInbox:
-    """In-memory `Inbox` for tests; `fail_store`/`fail_record` simulate a database that is down."""
+    """In-memory `Inbox` for tests; `fail_store`/`fail_record` simulate a database that is down.
+    A "transaction" is a list of pending changes that `RecordingFiler` applies when it commits."""
 
     def __init__(self) -> None:
         self.entries: dict[str, InboxEntry] = {}
         self._ids = itertools.count(1)
         self.fail_store = False
         self.fail_record = False
+        self.now = NOW
 
     async def store(self, message: InboundMessage) -> str:
         if self.fail_store:
             raise ConnectionError("database unavailable")
         entry_id = f"m{next(self._ids):06d}"
-        self.entries[entry_id] = InboxEntry(entry_id, message)
+        self.entries[entry_id] = InboxEntry(entry_id, message, updated_at=self.now)
         return entry_id
 
     async def find_original(self, *, sending_application: str, sending_facility: str, control_id: str,
@@ -49,12 +63,24 @@ class MemoryInbox:
     async def record_outcome(self, entry_id: str, outcome: Outcome) -> None:
         if self.fail_record:
             raise ConnectionError("database unavailable")
+        self._set(entry_id, outcome)
+
+    async def record_outcome_in(self, tx: list[Any], entry_id: str, outcome: Outcome, *, refile: bool = False) -> None:
+        if self.fail_record:
+            raise ConnectionError("database unavailable")
+        if not refile and self.entries[entry_id].status in FILED_STATUSES:
+            raise AlreadySettled(entry_id)
+        tx.append(lambda: self._set(entry_id, outcome))
+
+    def _set(self, entry_id: str, outcome: Outcome) -> None:
         entry = self.entries[entry_id]
         self.entries[entry_id] = replace(entry, status=outcome.status, outcome=outcome, attempts=entry.attempts + 1,
-                                         history=(*entry.history, outcome))
+                                         history=(*entry.history, outcome), updated_at=self.now)
 
-    async def unfinished(self, *, limit: int = 100) -> list[InboxEntry]:
-        return [e for e in sorted(self.entries.values(), key=lambda e: e.id) if e.status in ("received", "failed")][:limit]
+    async def unfinished(self, *, limit: int = 100, statuses: tuple[InboxStatus, ...] = UNFINISHED_STATUSES,
+                         max_attempts: int | None = None) -> list[InboxEntry]:
+        return [e for e in sorted(self.entries.values(), key=lambda e: e.id)
+                if e.status in statuses and (max_attempts is None or e.attempts < max_attempts)][:limit]
 
     async def list(self, *, status: InboxStatus | None = None, limit: int = 50,
                    before: str | None = None) -> list[InboxEntry]:
@@ -67,17 +93,23 @@ class MemoryInbox:
 
 
 class RecordingFiler:
-    """Stands in for the FHIR transaction service: records bundles, can fail on demand."""
+    """Stands in for the FHIR transaction service: records bundles, can fail on demand. What `settle`
+    records commits with the bundle; if `settle` raises, neither does (the transaction rolls back)."""
 
     def __init__(self) -> None:
         self.bundles: list[dict[str, Any]] = []
         self.error: Exception | None = None
 
-    async def __call__(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    async def __call__(self, bundle: dict[str, Any], settle: Any) -> list[str]:
         if self.error is not None:
             raise self.error
+        filed = [f"{e['resource']['resourceType']}/x/_history/1" for e in bundle["entry"]]
+        pending: list[Any] = []
+        await settle(pending, filed)
         self.bundles.append(bundle)
-        return {"resourceType": "Bundle", "type": "transaction-response", "entry": []}
+        for change in pending:
+            change()
+        return filed
 
 
 # -- tests ---------------------------------------------------------------------------------------
@@ -97,7 +129,7 @@ def err(ack: bytes) -> list[str]:
 
 def make() -> tuple[Gateway, MemoryInbox, RecordingFiler]:
     inbox, filer = MemoryInbox(), RecordingFiler()
-    gateway = Gateway(inbox=inbox, file_bundle=filer, clock=lambda: datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))
+    gateway = Gateway(inbox=inbox, file_bundle=filer, clock=lambda: NOW)
     return gateway, inbox, filer
 
 
@@ -183,16 +215,30 @@ async def test_crash_between_inbox_commit_and_fhir_commit_is_reprocessed_once() 
     assert msa(ack)[1] == "AA" and len(filer.bundles) == 1
 
 
-async def test_crash_after_fhir_commit_replays_the_same_idempotent_bundle() -> None:
+async def test_an_outcome_that_cannot_be_recorded_rolls_the_filing_back() -> None:
     gateway, inbox, filer = make()
-    inbox.fail_record = True  # the outcome cannot be recorded: as if the process died after filing
-    await gateway.handle(ORIGINAL_MODE, "p")
+    inbox.fail_record = True  # the inbox fails inside the filing transaction: nothing commits
+    ack = await gateway.handle(ORIGINAL_MODE, "p")
+    assert msa(ack)[1] == "AR" and filer.bundles == []
     inbox.fail_record = False
     [entry] = inbox.entries.values()
     assert entry.status == "received"
     assert await gateway.recover() == 1
-    assert len(filer.bundles) == 2 and filer.bundles[0] == filer.bundles[1]  # same requests, same ids
+    assert len(filer.bundles) == 1
     assert inbox.entries[entry.id].status == "processed"
+    assert inbox.entries[entry.id].outcome.filed == [  # type: ignore[union-attr]
+        f"{e['resource']['resourceType']}/x/_history/1" for e in filer.bundles[0]["entry"]]
+
+
+async def test_an_entry_filed_meanwhile_is_not_filed_again() -> None:
+    gateway, inbox, filer = make()
+    await gateway.handle(ORIGINAL_MODE, "p")
+    [entry] = inbox.entries.values()
+    # another process (or a retry) filed it; this one still holds a stale copy and tries
+    outcome = await gateway.process(parse_message(ORIGINAL_MODE), entry.id, NOW)
+    assert outcome == inbox.entries[entry.id].outcome and len(filer.bundles) == 1
+    replayed = await gateway.process(parse_message(ORIGINAL_MODE), entry.id, NOW, refile=True)  # an operator's replay
+    assert replayed.status == "processed" and len(filer.bundles) == 2
 
 
 async def test_enhanced_mode_commit_ack_and_application_ack() -> None:

@@ -91,7 +91,7 @@ class InstanceBuilder:
             return None  # recursive backbone elements (Questionnaire.item.item): one level is enough
         value = self.object(element.node, depth + 1)
         if element.binding is not None:
-            system, codes = sorted(self.structures.value_sets[element.binding.url].items())[0]
-            coding = {"system": system, "code": codes[0]}
+            system, code = sorted(element.binding.pairs)[0]
+            coding = {"system": system, "code": code}
             value = coding if element.type_code == "Coding" else {"coding": [coding]}
         return value or None

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import fhir_server.db.audit_tables  # noqa: F401 - registers the audit log
 import fhir_server.db.auth_tables  # noqa: F401 - registers the authorization server's tables
 import fhir_server.db.inbox_tables  # noqa: F401 - registers the inbox
 from fhir_server.db.tables import metadata

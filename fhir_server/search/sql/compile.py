@@ -16,10 +16,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, or_, select, true
 
 from fhir_server.db.tables import resources, search_reference
-from fhir_server.search.query import Chain, Compartment, Has, Node, ParsedQuery, Predicate
+from fhir_server.search.query import AccessLimit, Chain, Compartment, Has, Node, ParsedQuery, Predicate
 from fhir_server.search.sql import (
     composites,
     dates,
@@ -126,6 +126,15 @@ def _compartment(node: Compartment, resource: FromClause) -> ColumnElement[bool]
     return member
 
 
+def _access(node: AccessLimit, resource: FromClause, now: int | None) -> ColumnElement[bool]:
+    options = []
+    for res_type, alternatives in node.per_type:
+        met = [and_(true(), *(criterion(inner, resource, res_type, now) for inner in alternative))
+               for alternative in alternatives]
+        options.append(and_(resource.c.res_type == res_type, or_(*met) if met else false()))
+    return or_(*options) if options else false()
+
+
 def criterion(node: Node, resource: FromClause, resource_type: str, now: int | None = None) -> ColumnElement[bool]:
     """The SQL condition for one query node on `resource` (the resources table or an alias of it),
     whose rows are of `resource_type`."""
@@ -133,6 +142,8 @@ def criterion(node: Node, resource: FromClause, resource_type: str, now: int | N
         return _predicate(node, resource, now)
     if isinstance(node, Compartment):
         return _compartment(node, resource)
+    if isinstance(node, AccessLimit):
+        return _access(node, resource, now)
     with pk_bound(None):  # the inner criteria are about other resources
         if isinstance(node, Chain):
             return _chain(node, resource, now)

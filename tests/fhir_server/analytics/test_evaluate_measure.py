@@ -109,7 +109,7 @@ async def test_analysts_get_small_cells_suppressed(h: Harness):
     for params in ({"reportType": "subject-list"}, {"subject": "Patient/pc5", "reportType": "subject"},
                    {"subject": "Patient/pc5"}):
         assert (await h.http.get(EVALUATE, params={**PERIOD, **params}, headers=analyst)).status_code == 403
-    clinician = caller("ehr", role="physician", scopes="user/Encounter.read user/Patient.read")
+    clinician = caller("ehr", role="doctor", scopes="user/Encounter.read user/Patient.read user/Measure.read")
     report = (await h.http.get(EVALUATE, params=PERIOD, headers=clinician)).json()
     assert "extension" not in report and "measureScore" in strata(report, "department")["Cardiology"]
     nobody = caller("app", role="physician", scopes="user/Observation.read")

@@ -67,21 +67,43 @@ async def test_not_a_bundle_and_malformed_json(client):
     assert response.status_code == 415
 
 
-async def test_an_oversize_bundle_is_413(client):
-    body = transaction(*[{"request": {"method": "GET", "url": "Patient/x"}} for _ in range(1001)])
+@pytest.mark.parametrize("kind", ["batch", "transaction"])
+async def test_an_oversize_bundle_is_413_naming_the_limit(client, kind):
+    body = {"resourceType": "Bundle", "type": kind,
+            "entry": [{"request": {"method": "GET", "url": "Patient/x"}} for _ in range(10_001)]}
     outcome = await refused(client, body, 413)
-    assert "1,001 entries" in outcome["issue"][0]["diagnostics"]
+    assert "10,001 entries" in outcome["issue"][0]["diagnostics"]
+    assert "10,000" in outcome["issue"][0]["diagnostics"]
 
 
-async def test_the_entry_limit_is_a_constructor_argument(runtime):
+def test_the_entry_limit_is_a_setting(monkeypatch):
+    from pydantic import ValidationError
+
+    from fhir_server.config import Settings
+    from fhir_server.services.bundles import MAX_ENTRIES
+
+    assert Settings().max_bundle_entries == MAX_ENTRIES == 10_000
+    monkeypatch.setenv("FHIR_MAX_BUNDLE_ENTRIES", "2")
+    assert Settings().max_bundle_entries == 2
+    monkeypatch.setenv("FHIR_MAX_BUNDLE_ENTRIES", "0")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+@pytest.mark.parametrize("kind", ["batch", "transaction"])
+async def test_the_service_enforces_the_configured_limit(runtime, settings, kind):
     from fhir_server.context import DEV_PRINCIPAL, RequestContext
     from fhir_server.errors import PayloadTooLarge
     from fhir_server.services.bundles import BundleService
 
-    small = BundleService(resources=runtime.services.resources, max_entries=2)
+    limited = settings.model_copy(update={"max_bundle_entries": 2})
+    small = BundleService(resources=runtime.services.resources, max_entries=limited.max_bundle_entries)
     ctx = RequestContext(principal=DEV_PRINCIPAL, base_url="http://test/fhir")
-    with pytest.raises(PayloadTooLarge):
-        await small.process(ctx, transaction(create(patient()), create(patient()), create(patient())))
+    bundle = {**transaction(create(patient()), create(patient()), create(patient())), "type": kind}
+    with pytest.raises(PayloadTooLarge, match="more than the 2 "):
+        await small.process(ctx, bundle)
+    two = {**transaction(create(patient()), create(patient())), "type": kind}
+    assert b'"status":"201' in (await small.process(ctx, two)).replace(b" ", b"")
 
 
 @pytest.mark.parametrize(("entry", "where", "text"), [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from fhir_server.bootstrap import start_runtime
 from fhir_server.context import DEV_PRINCIPAL, RequestContext
 from fhir_server.services import SearchRequest
@@ -100,3 +102,16 @@ async def test_another_process_notices_a_new_parameter(client: Any, settings: An
         assert b'"id":"a"' in body
     finally:
         await other.close()
+
+
+async def test_the_capability_statement_lists_stored_custom_parameters_at_start(client: Any, settings: Any) -> None:
+    await put(client, SEARCH_PARAMETER)
+    runtime = await start_runtime(settings)  # a new process on the same database
+    try:
+        statement = orjson.loads(runtime.services.capability_statement)
+    finally:
+        await runtime.close()
+    patient_params = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")["searchParam"]
+    served = {p["name"]: p for p in patient_params}
+    assert served["eye-colour"]["type"] == "token"
+    assert served["eye-colour"]["definition"] == SEARCH_PARAMETER["url"]

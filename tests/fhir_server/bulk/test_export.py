@@ -105,6 +105,39 @@ async def test_group_defined_by_a_member_filter(h: Harness):
     assert [e["id"] for e in await h.lines(manifest, "Encounter")] == ["e-ada"]
 
 
+async def test_group_defined_by_characteristics(h: Harness):
+    await load(h)
+    param = "https://fhir-server.dev/fhir/CodeSystem/patient-search-parameter"
+    await h.put({"resourceType": "Group", "id": "wy-women", "type": "person", "actual": False, "characteristic": [
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "46098-0"}]}, "exclude": False,
+         "valueCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/administrative-gender",
+                                              "code": "female"}]}},
+        {"code": {"coding": [{"system": param, "code": "gender"}]}, "exclude": True,
+         "valueCodeableConcept": {"coding": [{"code": "male"}]}},
+        {"code": {"coding": [{"system": param, "code": "address-postalcode"}]}, "exclude": False,
+         "valueCodeableConcept": {"text": "82001"}},
+    ]})
+    manifest = await h.manifest(await h.export("/fhir/Group/wy-women/$export", _type="Patient,Encounter"))
+    assert [p["id"] for p in await h.lines(manifest, "Patient")] == ["ada"]
+    assert [e["id"] for e in await h.lines(manifest, "Encounter")] == ["e-ada"]
+
+
+async def test_characteristics_search_cannot_express_are_refused(h: Harness):
+    await load(h)
+    for characteristic in (
+        {"code": {"text": "smoker"}, "exclude": False, "valueBoolean": True},
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "46098-0"}]}, "exclude": False,
+         "valueQuantity": {"value": 3}},
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "46098-0"}]}, "exclude": False,
+         "valueCodeableConcept": {"coding": [{"code": "female"}]}, "period": {"start": "2020-01-01"}},
+    ):
+        await h.put({"resourceType": "Group", "id": "vague", "type": "person", "actual": False,
+                     "characteristic": [characteristic]})
+        refused = await h.http.get("/fhir/Group/vague/$export", headers=ASYNC)
+        assert refused.status_code == 400, characteristic
+        assert "characteristic[0]" in refused.json()["issue"][0]["diagnostics"]
+
+
 async def test_patient_parameter_narrows_a_post_kick_off(h: Harness):
     await load(h)
     body = {"resourceType": "Parameters", "parameter": [

@@ -203,8 +203,8 @@ def test_unknown_parameter_and_modifier_name_it(registry: SearchRegistry) -> Non
 
 
 @pytest.mark.parametrize(("resource_type", "name", "value"), [
-    ("Observation", "code:in", "http://x/vs"),
-    ("Observation", "code:below", "x"),
+    ("Location", "partof:below", "Location/1"),
+    ("Observation", "_id:in", "http://x/vs"),
     ("Patient", "_query", "x"),
     ("Patient", "_list", "$current-allergies"),
     ("Patient", "_type", "Patient"),

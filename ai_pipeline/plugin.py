@@ -1,0 +1,40 @@
+"""The pipeline plugged into a server runtime (the `fhir_server.plugins` entry point).
+
+Adds the change subscriber that queues its jobs in the write's transaction (`triggers`), the two job
+handlers (`jobs`) and the `$assess-risk` and `$extract` operations, so `fhir-server serve`, `worker`
+and `all` all have them, and the core never imports the pipeline. A server without Tesseract starts
+(structured results are still assessed) but says so at start; scanned documents then fail with the
+same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ai_pipeline import assess_risk, extract
+from ai_pipeline.errors import PipelineError
+from ai_pipeline.jobs import PipelineJobs
+from ai_pipeline.pipeline import Pipeline
+from ai_pipeline.tesseract import tesseract_version
+from ai_pipeline.triggers import ASSESS, EXTRACT, Triggers
+from fhir_server.bootstrap import Runtime
+
+__all__ = ["plugin"]
+
+log = logging.getLogger("ai_pipeline")
+
+
+def plugin(runtime: Runtime) -> None:
+    services, settings = runtime.services, runtime.settings
+    pipeline = Pipeline(resources=services.resources, search=services.search,
+                        base_url=settings.base_url or f"http://{settings.host}:{settings.port}/fhir")
+    services.resources.subscribe(Triggers(runtime.jobs).on_change)
+    jobs = PipelineJobs(pipeline, runtime.audit)
+    runtime.job_handlers[ASSESS] = jobs.assess
+    runtime.job_handlers[EXTRACT] = jobs.extract
+    services.operations.register(assess_risk.DEFINITION, assess_risk.AssessRiskOperation(pipeline))
+    services.operations.register(extract.DEFINITION, extract.ExtractOperation(pipeline))
+    try:
+        tesseract_version(pipeline.ocr.tesseract_cmd)
+    except PipelineError as exc:
+        log.warning("AI pipeline: %s; scanned documents cannot be read until it is", exc.diagnostics)

@@ -1,0 +1,98 @@
+"""What makes the pipeline run: a change subscriber that queues its jobs in the write's transaction.
+
+`Triggers.on_change` runs inside the transaction of every write, whichever door it came through
+(REST, a transaction Bundle, the HL7 gateway), so a job exists if and only if its write committed:
+
+- a lab or vital-signs Observation, or any Observation with a code a rule reads, and a
+  DiagnosticReport, queue `ai-pipeline.assess` for their patient (one per patient per transaction,
+  so an ORU^R01 with twenty results queues one job);
+- a DocumentReference, or a DiagnosticReport with a `presentedForm`, carrying a scanned image (PNG,
+  JPEG, TIFF) or PDF queues `ai-pipeline.extract` for that version of it.
+
+Deletes queue nothing (there is nothing left to read). Neither do the pipeline's own extracted
+Observations: the extraction job assesses the patient itself, in the transaction that writes them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ai_pipeline.attachments import scanned_attachments
+from ai_pipeline.fhir_output import METHOD_SYSTEM
+from ai_pipeline.rules import RULES
+from fhir_server.jobs import JobQueue
+from fhir_server.services.ports import Change
+from fhir_server.storage.repository import Tx
+
+__all__ = ["ASSESS", "EXTRACT", "Triggers", "patient_id", "assessable"]
+
+ASSESS = "ai-pipeline.assess"
+EXTRACT = "ai-pipeline.extract"
+
+_CATEGORIES = frozenset({"laboratory", "vital-signs"})
+_RULE_CODES = frozenset(code for rule in RULES.values() for spec in rule.spec.inputs for code in spec.loinc)
+_PATIENT = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})$")
+
+
+def patient_id(resource: dict[str, Any]) -> str | None:
+    """The id of the Patient the resource is about (`subject`), or None when it is about no patient."""
+    reference = (resource.get("subject") or {}).get("reference")
+    if not isinstance(reference, str):
+        return None
+    match = _PATIENT.search(reference.split("/_history/", 1)[0])
+    return match.group(1) if match else None
+
+
+def _codes(concept: Any) -> set[str]:
+    return {c.get("code") for c in (concept or {}).get("coding", []) if c.get("system") == "http://loinc.org"}
+
+
+def _extracted_by_us(observation: dict[str, Any]) -> bool:
+    method = observation.get("method") or {}
+    return observation.get("status") == "preliminary" and any(
+        c.get("system") == METHOD_SYSTEM for c in method.get("coding", []))
+
+
+def assessable(observation: dict[str, Any]) -> bool:
+    """A lab or vital-signs Observation, or one a rule reads, that the pipeline did not make itself."""
+    if _extracted_by_us(observation):
+        return False
+    categories = {c.get("code") for cat in observation.get("category") or [] for c in (cat or {}).get("coding", [])}
+    if categories & _CATEGORIES:
+        return True
+    codes = _codes(observation.get("code"))
+    for component in observation.get("component") or []:
+        codes |= _codes((component or {}).get("code"))
+    return bool(codes & _RULE_CODES)
+
+
+class Triggers:
+    def __init__(self, jobs: JobQueue) -> None:
+        self.jobs = jobs
+        # the patients already queued in the transaction being written (one job each per transaction)
+        self._tx: Tx | None = None
+        self._queued: set[str] = set()
+
+    async def on_change(self, tx: Tx, change: Change) -> None:
+        """The ChangeSubscriber."""
+        resource = change.resource
+        if resource is None or change.res_type not in ("Observation", "DiagnosticReport", "DocumentReference"):
+            return
+        source = f"{change.res_type}/{change.res_id}/_history/{change.version_id}"
+        patient = patient_id(resource)
+        if change.res_type != "DocumentReference" and patient is not None and (
+                change.res_type == "DiagnosticReport" or assessable(resource)):
+            await self._assess(tx, patient, resource, source)
+        if change.res_type != "Observation" and scanned_attachments(resource):
+            await self.jobs.enqueue(tx, EXTRACT, {"type": change.res_type, "id": change.res_id,
+                                                  "version": change.version_id})
+
+    async def _assess(self, tx: Tx, patient: str, resource: dict[str, Any], source: str) -> None:
+        if tx is not self._tx:
+            self._tx, self._queued = tx, set()
+        if patient in self._queued:
+            return
+        self._queued.add(patient)
+        encounter = (resource.get("encounter") or {}).get("reference")
+        await self.jobs.enqueue(tx, ASSESS, {"patient": patient, "encounter": encounter, "source": source})

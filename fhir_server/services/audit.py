@@ -1,0 +1,228 @@
+"""The audit trail: every access leaves an AuditEvent, durable before the data it concerns is served.
+
+    await trail.record_in(tx, events)     # a write's events, in the write's own transaction
+    await trail.record(events)            # a read's: returns once they are committed
+    runtime.job_handlers[AUDIT_MATERIALIZE] = trail.materialize
+
+Recording is an append to the `audit_log` table (`fhir_server.storage.audit_log`), a fraction of
+what validating, indexing and versioning a resource costs. `record` commits in groups: a
+background flusher appends the events of every caller waiting at that moment in one short
+transaction and then releases them all, so a thousand concurrent reads cost a handful of commits
+(two flushers, so one group's transaction opens while the other's commit is under way).
+
+The `audit.materialize` job then turns the log into `AuditEvent` resources with id = event id,
+`batch_size` at a time, through the service layer's write path (validated, indexed, sealed), and
+deletes the rows it wrote in the same transaction, so each event becomes one resource exactly once.
+The job keeps itself queued (again after `interval_seconds`, at once while a backlog remains), which
+also picks up the events of writes, whose transactions commit whenever their writer does. `start`
+queues it, and the flushers queue it again (at most once an interval) should the chain have broken;
+its dedupe key keeps it to one waiting job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fhir_server.context import Principal, RequestContext
+from fhir_server.jobs import Job, JobQueue
+from fhir_server.services.access import AUDIT_WRITER
+from fhir_server.services.resources import ResourceService
+from fhir_server.services.write_ops import Create, Prepared
+from fhir_server.storage.audit_log import AuditLogStore, LoggedEvent
+from fhir_server.storage.driver import ConcurrentWrite
+from fhir_server.storage.repository import ResourceStore, Tx
+from resources import fhir_json, validate
+
+__all__ = ["AuditTrail", "AUDIT_MATERIALIZE", "AUDIT_PRINCIPAL"]
+
+log = logging.getLogger("fhir_server.audit")
+
+AUDIT_MATERIALIZE = "audit.materialize"
+# the server's own audit writer: may create AuditEvents and nothing else; its writes are not audited again
+AUDIT_PRINCIPAL = Principal(subject=AUDIT_WRITER, role="system", scopes=frozenset({"system/AuditEvent.c"}))
+_AUDIT_EVENT = "AuditEvent"
+_RELEASE_KEY = "UPDATE jobs SET dedupe_key = NULL WHERE pk = $1"
+_FORGET_JOB = "DELETE FROM jobs WHERE pk = $1"
+
+_Waiter = tuple[list[bytes], "asyncio.Future[None]"]
+
+
+class AuditTrail:
+    def __init__(self, *, store: ResourceStore, resources: ResourceService, jobs: JobQueue, batch_size: int = 500,
+                 max_group: int = 2000, max_waiting: int = 10_000, flushers: int = 2,
+                 interval_seconds: float = 2.0) -> None:
+        self.store = store
+        self.log = AuditLogStore(store)
+        self.resources = resources
+        self.jobs = jobs
+        self.batch_size = batch_size
+        self.max_group = max_group
+        self.max_waiting = max_waiting
+        # a second flusher opens the next group's transaction while the first one's commit is under way
+        self.flushers = flushers
+        self.interval_seconds = interval_seconds
+        self._ctx = RequestContext(principal=AUDIT_PRINCIPAL, base_url="")
+        self._queue: asyncio.Queue[_Waiter | None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._requested_at = float("-inf")
+        # for the benchmark and tests: flush transactions committed, events they carried
+        self.flushes = 0
+        self.flushed = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the flushers and make sure a materialize job is queued."""
+        if self._tasks:
+            return
+        queue: asyncio.Queue[_Waiter | None] = asyncio.Queue(self.max_waiting)
+        self._queue = queue
+        self._tasks = [asyncio.create_task(self._flush_forever(queue), name=f"audit-flusher-{n}")
+                       for n in range(self.flushers)]
+        if await self.log.pending():  # events left by an earlier run; new ones queue the job as they flush
+            await self.request_materialize()
+
+    async def close(self) -> None:
+        """Commit what is waiting, then stop the flushers."""
+        tasks, queue = self._tasks, self._queue
+        if not tasks or queue is None:
+            return
+        self._tasks = []
+        for _ in tasks:
+            await queue.put(None)
+        await asyncio.gather(*tasks)
+        # callers that got past the running check just as it closed
+        while not queue.empty():
+            waiter = queue.get_nowait()
+            if waiter is not None:
+                await self._flush([waiter])
+
+    # -- recording -----------------------------------------------------------------------------
+
+    async def record_in(self, tx: Tx, events: Sequence[dict[str, Any]]) -> None:
+        """Append `events` in the caller's transaction: they commit, or roll back, with it."""
+        await self.log.append(tx, [fhir_json.dumps(event) for event in events])
+
+    async def record(self, events: Sequence[dict[str, Any]]) -> None:
+        """Append `events` in the next group commit; returns once they are durable. Raises what the
+        group's transaction raised if it failed (then nothing of the group was written)."""
+        if not events:
+            return
+        if not self._tasks or self._queue is None or any(task.done() for task in self._tasks):
+            raise RuntimeError("the audit trail is not running (AuditTrail.start() was not awaited, or it closed)")
+        bodies = [fhir_json.dumps(event) for event in events]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((bodies, done))
+        await done
+
+    async def _flush_forever(self, queue: asyncio.Queue[_Waiter | None]) -> None:
+        closing = False
+        while not closing:
+            first = await queue.get()
+            if first is None:
+                return
+            group = [first]
+            size = len(first[0])
+            while size < self.max_group and not queue.empty():
+                waiter = queue.get_nowait()
+                if waiter is None:
+                    closing = True
+                    break
+                group.append(waiter)
+                size += len(waiter[0])
+            await self._flush(group)
+            await self._request_now_and_then()
+
+    async def _flush(self, group: list[_Waiter]) -> None:
+        try:
+            async with self.store.write() as tx:
+                if not self.store.is_sqlite:
+                    # committed (visible, surviving a crash of this process) without waiting for the WAL
+                    # flush to disk, which on a busy disk costs more than the read being audited: only a
+                    # crash of PostgreSQL itself within its WAL writer delay could lose a read's events
+                    await tx.db.execute("SET LOCAL synchronous_commit = off")
+                await self.log.append(tx, [body for bodies, _ in group for body in bodies])
+        except BaseException as exc:
+            for _, done in group:
+                if not done.done():
+                    done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            log.error("audit events could not be committed (%d callers refused): %s", len(group), exc)
+            return
+        self.flushes += 1
+        self.flushed += sum(len(bodies) for bodies, _ in group)
+        for _, done in group:
+            if not done.done():  # a caller cancelled meanwhile; its events are written all the same
+                done.set_result(None)
+
+    # -- materialization -----------------------------------------------------------------------
+
+    async def request_materialize(self) -> None:
+        """Queue a materialize job unless one is waiting already."""
+        self._requested_at = time.monotonic()
+        try:
+            async with self.store.write() as tx:
+                await self.jobs.enqueue(tx, AUDIT_MATERIALIZE, {}, dedupe_key=AUDIT_MATERIALIZE)
+        except ConcurrentWrite:
+            pass  # another process queued it at the same moment
+
+    async def _request_now_and_then(self) -> None:
+        # the materialize job requeues itself, so this only starts it again if it stopped (it failed
+        # for good, or no process started it): once an interval is plenty, off every reader's path
+        if time.monotonic() - self._requested_at < self.interval_seconds:
+            return
+        try:
+            await self.request_materialize()
+        except Exception as exc:
+            log.warning("could not queue the audit materialize job: %s", exc)
+
+    async def materialize(self, job: Job, tx: Tx) -> dict[str, Any]:
+        """The `audit.materialize` job handler (one batch); it queues its successor in `tx`."""
+        if not self.store.is_sqlite:
+            # free the dedupe key at once: events committed from now on, which this run may not see,
+            # then queue a run of their own. SQLite's writers take turns, so none commits meanwhile.
+            async with self.store.write() as own:
+                await own.db.execute(_RELEASE_KEY, job.pk)
+        written = await self.materialize_in(tx)
+        await tx.db.execute(_FORGET_JOB, job.pk)
+        delay = 0 if written == self.batch_size else self.interval_seconds
+        await self.jobs.enqueue(tx, AUDIT_MATERIALIZE, {}, dedupe_key=AUDIT_MATERIALIZE, delay_seconds=delay)
+        return {"materialized": written}
+
+    async def materialize_in(self, tx: Tx) -> int:
+        """Turn the oldest `batch_size` logged events into AuditEvent resources and remove them from
+        the log, in `tx`; returns how many."""
+        taken = await self.log.take(tx, self.batch_size)
+        if not taken:
+            return 0
+        await self.resources.write_many_in(tx, self._ctx, [Create(self._prepared(event), event.event_id)
+                                                           for event in taken])
+        await self.log.remove(tx, taken)
+        return len(taken)
+
+    async def catch_up(self) -> int:
+        """Materialize everything committed so far, a batch per transaction; returns how many."""
+        total = 0
+        while True:
+            async with self.store.write() as tx:
+                written = await self.materialize_in(tx)
+            total += written
+            if written < self.batch_size:
+                return total
+
+    @staticmethod
+    def _prepared(event: LoggedEvent) -> Prepared:
+        """The event checked against R4 (the R4 validator alone: the R4B models' second opinion would
+        triple the cost of a server-built resource); one that fails is logged and kept all the same,
+        since an audit record must not be lost to a bug in its builder."""
+        resource = fhir_json.loads(event.body)
+        errors = [issue for issue in validate(resource, with_models=False) if issue.severity == "error"]
+        if errors:
+            log.error("AuditEvent/%s is not valid R4 and is stored as recorded: %s", event.event_id,
+                      "; ".join(f"{issue.expression}: {issue.diagnostics}" for issue in errors))
+        return Prepared(_AUDIT_EVENT, resource)

@@ -1,0 +1,84 @@
+"""Filing a message's transaction Bundle through the service layer, with the inbox record of its
+outcome in the same database transaction.
+
+The resources and the record commit together or not at all, so a crash between them cannot leave a
+filed message looking unfinished (to be filed again) nor an unfiled one looking done. This is what
+`BundleService.transaction` does — the same steps through the same service code (validation,
+conditional matches, versioning, indexing, change events) — with one step added before the commit:
+`settle(tx, filed)`. `run_in_transaction` reruns the whole unit, `settle` included, on a lost race.
+
+Each message gets its own `RequestContext`, as each HTTP request does: the AuditEvents of the reads
+the filing makes (a conditional create that finds the Patient reads it) collect there and are
+recorded once the transaction has committed, before the ACK, as the HTTP layer records them
+before its response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fhir_server.context import Principal, RequestContext
+from fhir_server.errors import BadRequest, FhirError
+from fhir_server.services import BundleService
+from fhir_server.services.bundle_entries import BundleEntry, phase_order, read_entries
+from fhir_server.services.bundle_errors import at_entry
+from fhir_server.services.bundle_staging import plan_transaction
+from fhir_server.services.bundle_transaction import TransactionRun
+from fhir_server.services.write_ops import Prepared
+from fhir_server.storage.repository import Tx
+from hl7_gateway.gateway import Settle
+
+__all__ = ["BundleFiler"]
+
+log = logging.getLogger(__name__)
+
+
+class BundleFiler:
+    """`FileBundle` over the service layer: returns the versioned locations written (`Type/id/_history/n`)."""
+
+    def __init__(self, bundles: BundleService, *, principal: Principal, base_url: str) -> None:
+        self.bundles = bundles
+        self.resources = bundles.resources
+        self.principal = principal
+        self.base_url = base_url
+
+    async def __call__(self, bundle: dict[str, Any], settle: Settle) -> list[str]:
+        ctx = RequestContext(principal=self.principal, base_url=self.base_url)
+        kind, entries = read_entries(bundle, base_url=ctx.base_url, max_entries=self.bundles.max_entries)
+        if kind != "transaction":
+            raise BadRequest(f"the gateway files transaction Bundles, not '{kind}'")
+        # the CPU work (validation, staging) is done before the transaction opens, as for any client
+        plan = plan_transaction(self.resources, entries, self._prepare(entries), base_url=ctx.base_url,
+                                bind_full_urls=True)
+        run = TransactionRun(self.resources, ctx, phase_order(entries), plan.prepared,
+                             search=self.bundles.search, bind_full_urls=True, assigned=plan.assigned)
+
+        async def work(tx: Tx) -> list[str]:
+            outcomes = await run(tx)
+            filed = [outcome.version.versioned_path for _, outcome in sorted(outcomes.items())
+                     if outcome.version is not None and not outcome.version.deleted]
+            await settle(tx, filed)
+            return filed
+
+        filed = await self.resources.run_in_transaction(work)
+        try:
+            await self.resources.access.flush(ctx)
+        except Exception:  # noqa: BLE001 - the message is filed and recorded: failing it now would mislead the lab
+            log.exception("HL7 gateway: the AuditEvents of a filed message could not be recorded")
+        return filed
+
+    def _prepare(self, entries: list[BundleEntry]) -> dict[int, Prepared]:
+        """Validate the resource of every POST and PUT entry (the first invalid one fails the Bundle)."""
+        prepared: dict[int, Prepared] = {}
+        for entry in entries:
+            if entry.method not in ("POST", "PUT"):
+                continue
+            try:
+                if entry.method == "PUT" and entry.res_id is not None:
+                    prepared[entry.index] = self.resources.prepare_update(entry.res_type, entry.res_id, entry.resource)
+                else:
+                    prepared[entry.index] = self.resources.prepare(entry.res_type, entry.resource)
+            except FhirError as exc:
+                raise at_entry(exc, entry.index, entry.res_type) from exc
+        return prepared
