@@ -11,8 +11,8 @@ SQLite: a temporary data directory):
    patient's resources together so the workload is even from start to end) POSTed as transaction
    Bundles of `--bundle-size` PUT entries by `--concurrency` clients: resources/s.
 2. On another fresh database, the same data as NDJSON through `fhir-server import`: resources/s, the
-   rate of the last 10% of the load against the first 10%, and the importer's peak RSS (its own
-   process, and with its staging workers).
+   rate of the last 10% of the load against the first 10%, and the importer's peak memory (RSS of
+   its own process; PSS of it with its staging workers, which share the parent's pages).
 3. With `--drift-resources`, a larger NDJSON import (PostgreSQL) for the first/last 10% comparison.
 
 Prints a table and one JSON line (BENCH_SUMMARY) with every figure.
@@ -166,23 +166,25 @@ async def post_bundles(base: str, data: Path, size: int, concurrency: int) -> tu
     return written, time.perf_counter() - started
 
 
-def tree_rss(pid: int) -> tuple[int, int]:
-    """(RSS of `pid`, RSS of `pid` and its children) in bytes."""
-    def rss(p: int) -> int:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
+def _memory(pid: int, path: str, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS of `pid`, PSS of `pid` and its children) in bytes. The staging workers are forked and
+    share the parent's definitions page for page, so adding up their RSS would count those pages
+    once per process; PSS (proportional set size) counts each shared page once in all."""
     try:
         children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         children = []
-    own = rss(pid)
-    return own, own + sum(rss(c) for c in children)
+    return _memory(pid, "status", "VmRSS:"), sum(_memory(p, "smaps_rollup", "Pss:") for p in [pid, *children])
 
 
 def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch: Path) -> dict[str, float]:
@@ -193,9 +195,9 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
     process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_own = peak_tree = 0
     while process.poll() is None:
-        own, tree = tree_rss(process.pid)
+        own, tree = tree_memory(process.pid)
         peak_own, peak_tree = max(peak_own, own), max(peak_tree, tree)
-        time.sleep(0.2)
+        time.sleep(0.5)
     out, err = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"import failed:\n{out.decode()}\n{err.decode()[-3000:]}")
@@ -211,7 +213,7 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
         "last_10pct_per_second": round((total - next(n for t, n in points if n >= 0.9 * total)) / (points[-1][0] - ninety), 1)
         if points[-1][0] > ninety else None,
         "peak_rss_mb": round(peak_own / 2**20, 1),
-        "peak_rss_with_workers_mb": round(peak_tree / 2**20, 1),
+        "peak_pss_with_workers_mb": round(peak_tree / 2**20, 1),
         "summary": out.decode().strip().splitlines()[0],
     }
 

@@ -213,7 +213,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     access.audit = runtime.audit = audit
 
     async def record(event: dict[str, Any]) -> None:
-        await audit.record([event])
+        audit.record_soon([event])  # also called inside the export job's own transaction
 
     exports.audit.sink = record  # kick-offs, completions and downloads of bulk exports
     await load_plugins(runtime, capability_statement=lambda: _capability_statement(settings, operations, registry))

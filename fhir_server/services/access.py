@@ -15,7 +15,6 @@ write's events are appended in the write's own transaction. The policy itself is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +67,8 @@ class AuditLog(Protocol):
 
     async def record(self, events: Sequence[dict[str, Any]]) -> None: ...
 
+    def record_soon(self, events: Sequence[dict[str, Any]]) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Written:
@@ -102,7 +103,6 @@ class AccessGuard:
         self.policy = policy
         self.audit = audit
         self.server_name = server_name
-        self._pending: set[asyncio.Task[None]] = set()
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -187,16 +187,8 @@ class AccessGuard:
         """A long-lived context (a job, a gateway connection) is never flushed by an HTTP response:
         record what it holds in the background instead of letting it grow."""
         events, ctx.audit = ctx.audit, []
-        if self.audit is None:
-            return
-        task = asyncio.get_running_loop().create_task(self.audit.record(events))
-        self._pending.add(task)
-        task.add_done_callback(self._recorded)
-
-    def _recorded(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("AuditEvents of a long-lived context could not be recorded: %s", task.exception())
+        if self.audit is not None:
+            self.audit.record_soon(events)
 
     async def record_writes(self, tx: Tx, ctx: RequestContext, written: Sequence[Written]) -> None:
         """Append the AuditEvents of writes in their own transaction."""

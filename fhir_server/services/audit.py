@@ -68,6 +68,7 @@ class AuditTrail:
         self._ctx = RequestContext(principal=AUDIT_PRINCIPAL, base_url="")
         self._queue: asyncio.Queue[_Waiter | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
         self._requested_at = float("-inf")
         # for the benchmark and tests: flush transactions committed, events they carried
         self.flushes = 0
@@ -88,6 +89,8 @@ class AuditTrail:
 
     async def close(self) -> None:
         """Commit what is waiting, then stop the flushers."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         tasks, queue = self._tasks, self._queue
         if not tasks or queue is None:
             return
@@ -118,6 +121,18 @@ class AuditTrail:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put((bodies, done))
         await done
+
+    def record_soon(self, events: Sequence[dict[str, Any]]) -> None:
+        """Record `events` in the background, without waiting: for callers inside a transaction of
+        their own (a job), which on SQLite must end before any other write can commit."""
+        task = asyncio.get_running_loop().create_task(self.record(events))
+        self._background.add(task)
+        task.add_done_callback(self._recorded)
+
+    def _recorded(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("AuditEvents recorded in the background were lost: %s", task.exception())
 
     async def _flush_forever(self, queue: asyncio.Queue[_Waiter | None]) -> None:
         closing = False

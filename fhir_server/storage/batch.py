@@ -3,8 +3,10 @@
 Every write of the service layer — a single create as much as a 100-entry transaction Bundle or a
 1,000-line import batch — ends here: the new `resources` rows, the `resource_versions` rows, the
 search index rows (old ones cleared for updates) and the outbox rows of a batch go in as one
-multi-row statement per table (PostgreSQL: `unnest` of arrays; SQLite: `executemany` on the
-in-process connection). Bodies are sealed here with the store's keyring, exactly as
+multi-row statement per table (PostgreSQL: `unnest` of arrays, COPY for many rows; SQLite:
+`executemany` on the in-process connection). On PostgreSQL a write of a few versions — a single
+create or update — puts all of its new rows in with one statement (`_PG_WRITE`), since there the
+round trips, not the rows, are the cost. Bodies are sealed here with the store's keyring, exactly as
 `ResourceStore.insert` / `replace` do.
 
 Like the repository, nothing here commits: the caller's `Tx` owns the transaction.
@@ -107,10 +109,20 @@ _PG_CURRENT = (
     "JOIN unnest($1::text[], $2::text[]) AS k(res_type, res_id) ON r.res_type = k.res_type AND r.res_id = k.res_id "
     "ORDER BY r.pk"
 )
+# The statements of one resource: `JOIN unnest($1)` is estimated at ten rows in a generic plan and at
+# the array's length in a custom one, so PostgreSQL would plan the batch forms anew on every execution.
+_PG_CURRENT_ONE = ("SELECT pk, res_type, res_id, version_id, last_updated, deleted, body FROM resources "
+                   "WHERE res_type = $1 AND res_id = $2")
+_PG_UPDATE_ONE = ("UPDATE resources SET version_id = $1, last_updated = $2, deleted = $3, body = $4 "
+                  "WHERE pk = $5 AND version_id = $6 RETURNING pk")
 _PG_CLEAR_INDEX = "WITH " + ", ".join(
     f"d{n} AS (DELETE FROM {t.name} WHERE resource_pk = ANY($1::int8[]))"
     for n, t in enumerate(list(SEARCH_INDEX_TABLES.values())[1:])
 ) + f" DELETE FROM {next(iter(SEARCH_INDEX_TABLES.values())).name} WHERE resource_pk = ANY($1::int8[])"
+# likewise `= ANY($1)`: the index rows of a few resources are cleared one resource at a time (pipelined)
+_PG_CLEAR_ONE = "WITH " + ", ".join(
+    f"d{n} AS (DELETE FROM {t.name} WHERE resource_pk = $1)" for n, t in enumerate(list(SEARCH_INDEX_TABLES.values())[1:])
+) + f" DELETE FROM {next(iter(SEARCH_INDEX_TABLES.values())).name} WHERE resource_pk = $1"
 _PG_INSERT_INDEX = {
     kind: _pg_unnest_insert(t.name, ("resource_pk", "res_type", *_INDEX_COLUMNS[kind]),
                             ("int8", "text", *(_pg_array_type(t.c[c]) for c in _INDEX_COLUMNS[kind])))
@@ -195,6 +207,8 @@ class BatchStore:
                     rows.extend(await tx.db.fetch(
                         "SELECT pk, res_type, res_id, version_id, last_updated, deleted, body FROM resources "
                         f"WHERE res_type = $1 AND res_id IN ({marks})", res_type, *chunk))
+        elif len(wanted) == 1:
+            rows = await tx.db.fetch(_PG_CURRENT_ONE + (" FOR UPDATE" if for_update else ""), *wanted[0])
         else:
             sql = _PG_CURRENT + (" FOR UPDATE OF r" if for_update else "")
             rows = await tx.db.fetch(sql, [k[0] for k in wanted], [k[1] for k in wanted])
@@ -241,7 +255,7 @@ class BatchStore:
         row in one statement (`_PG_WRITE`); an index kind with many rows goes by COPY after it."""
         if updates:
             await self._pg_update(tx, versions, sealed, updates, pks)
-            await tx.db.execute(_PG_CLEAR_INDEX, [pks[n] for n in updates])
+            await tx.db.executemany(_PG_CLEAR_ONE, [(pks[n],) for n in updates])
         args: list[list[Any]] = [
             [v.res_type for v in versions], [v.res_id for v in versions], [v.version_id for v in versions],
             [v.last_updated for v in versions], [v.body is None for v in versions], sealed,
@@ -264,6 +278,12 @@ class BatchStore:
     async def _pg_update(self, tx: Tx, versions: Sequence[NewVersion], sealed: list[bytes | None],
                          updates: list[int], pks: list[int]) -> None:
         old = [versions[n] for n in updates]
+        if len(old) == 1:
+            n, v = updates[0], old[0]
+            if await tx.db.fetchval(_PG_UPDATE_ONE, v.version_id, v.last_updated, v.body is None, sealed[n], pks[n],
+                                    v.current.version_id) is None:  # type: ignore[union-attr]
+                raise ConcurrentWrite("a resource changed while it was being written")
+            return
         changed = await tx.db.fetch(_PG_UPDATE_RESOURCES, [pks[n] for n in updates], [v.version_id for v in old],
                                     [v.last_updated for v in old], [v.body is None for v in old],
                                     [sealed[n] for n in updates], [v.current.version_id for v in old])  # type: ignore[union-attr]
