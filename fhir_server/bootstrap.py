@@ -197,7 +197,8 @@ async def start_runtime(settings: Settings) -> Runtime:
         capability_statement=_capability_statement(settings, operations, registry),
         search=search,
         operations=operations,
-        bundles=BundleService(resources=resources, search=search_port(search), imports=ImportOperation(
+        bundles=BundleService(resources=resources, search=search_port(search),
+                              max_entries=settings.max_bundle_entries, imports=ImportOperation(
             resources=resources, jobs=jobs, positions=Positions(store), root=settings.data_dir / "import")),
     )
     runtime = Runtime(settings, engine, keyring, store, services, jobs)

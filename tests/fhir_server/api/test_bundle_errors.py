@@ -106,6 +106,20 @@ async def test_the_service_enforces_the_configured_limit(runtime, settings, kind
     assert b'"status":"201' in (await small.process(ctx, two)).replace(b" ", b"")
 
 
+async def test_the_runtime_takes_its_limit_from_the_settings(settings):
+    from fhir_server.bootstrap import start_runtime
+    from fhir_server.context import DEV_PRINCIPAL, RequestContext
+    from fhir_server.errors import PayloadTooLarge
+
+    rt = await start_runtime(settings.model_copy(update={"max_bundle_entries": 2}))
+    try:
+        ctx = RequestContext(principal=DEV_PRINCIPAL, base_url="http://test/fhir")
+        with pytest.raises(PayloadTooLarge, match="more than the 2 "):
+            await rt.services.bundles.process(ctx, transaction(create(patient()), create(patient()), create(patient())))
+    finally:
+        await rt.close()
+
+
 @pytest.mark.parametrize(("entry", "where", "text"), [
     ({"resource": patient()}, "Bundle.entry[1]", "request"),
     ({"resource": patient(), "request": {"method": "FETCH", "url": "Patient"}}, "Bundle.entry[1].request.method",
