@@ -18,7 +18,8 @@ TextSource = Literal["text-layer", "ocr"]
 
 @dataclass(frozen=True, slots=True)
 class OcrSettings:
-    """Caps and knobs for reading documents. Every cap gives `DocumentTooLarge` when exceeded.
+    """Caps and knobs for reading documents. Every size cap gives `DocumentTooLarge` when exceeded,
+    a time limit `OcrFailed`. The server builds this from its Settings (`FHIR_AI_OCR_*`).
 
     `page_segmentation_mode` 6 (one uniform block) keeps a table row on one line; Tesseract's default 3
     splits columns into separate blocks and loses which value belongs to which test. Tesseract runs
@@ -31,6 +32,8 @@ class OcrSettings:
     target_dpi: int = 300
     max_upscale: float = 4.0
     page_timeout_seconds: float = 30.0
+    # the whole document (every page's rendering and OCR): a 20-page scan must not hold a worker for 10 minutes
+    document_timeout_seconds: float = 120.0
     tesseract_cmd: str = "tesseract"
     poppler_path: str | None = None
     language: str = "eng"
@@ -41,7 +44,8 @@ class OcrSettings:
     def __post_init__(self) -> None:
         if self.page_segmentation_mode not in (3, 4, 6, 11, 12):
             raise ValueError(f"unsupported Tesseract page segmentation mode {self.page_segmentation_mode}")
-        if min(self.max_bytes, self.max_pages, self.max_page_pixels, self.target_dpi) <= 0:
+        if min(self.max_bytes, self.max_pages, self.max_page_pixels, self.target_dpi, self.page_timeout_seconds,
+               self.document_timeout_seconds) <= 0:
             raise ValueError("OCR caps must be positive")
 
 

@@ -4,7 +4,9 @@
   RiskAssessments, the Device and the Provenance commit with the job's completion.
 - `ai-pipeline.extract` {type, id, version}: read that version's scanned attachments, write the
   extracted Observations and the patient's assessment. A newer version has its own job, so an older
-  one is skipped as `superseded`.
+  one is skipped as `superseded`. Reading (OCR, seconds a page) is the job's `prepare` step, outside
+  any transaction, so it never holds SQLite's one writer lock or a PostgreSQL transaction open; the
+  write step checks in its transaction that the version read is still the current one.
 
 Bad input never blocks the queue: an unreadable, empty, oversized or non-lab document ends as a done
 job whose result gives the reason (nothing is written). A missing Tesseract or poppler is an
@@ -14,17 +16,31 @@ The reads the job made are audited in its transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from ai_pipeline.errors import OcrUnavailable
-from ai_pipeline.pipeline import Assessment, Extraction, Pipeline
+from ai_pipeline.pipeline import Assessment, Extraction, Pipeline, Reading
+from fhir_server.context import RequestContext
 from fhir_server.errors import Gone, NotFound
-from fhir_server.jobs import Job, PermanentJobError
+from fhir_server.jobs import Job, PermanentJobError, PreparingHandler
 from fhir_server.services.access import AuditLog
 from fhir_server.storage.repository import Tx
 from resources import fhir_json
 
-__all__ = ["PipelineJobs", "assessment_result", "extraction_result"]
+__all__ = ["PipelineJobs", "DocumentRead", "assessment_result", "extraction_result"]
+
+
+@dataclass(slots=True)
+class DocumentRead:
+    """What the extract job's `prepare` step read: the resource's version and its documents, or the
+    result that ends the job when there is nothing to read."""
+
+    ctx: RequestContext
+    resource: dict[str, Any] = field(default_factory=dict)
+    version_id: int = 0
+    readings: list[Reading] = field(default_factory=list)
+    result: dict[str, Any] | None = None
 
 
 def assessment_result(assessment: Assessment) -> dict[str, Any]:
@@ -55,6 +71,7 @@ class PipelineJobs:
     def __init__(self, pipeline: Pipeline, audit: AuditLog | None = None) -> None:
         self.pipeline = pipeline
         self.audit = audit
+        self.extract = PreparingHandler(self.read_documents, self.file_results)
 
     async def assess(self, job: Job, tx: Tx) -> dict[str, Any]:
         payload = job.payload
@@ -68,28 +85,45 @@ class PipelineJobs:
         await self._audit(tx, ctx.audit)
         return {"status": "assessed", **assessment_result(assessment)}
 
-    async def extract(self, job: Job, tx: Tx) -> dict[str, Any]:
+    async def read_documents(self, job: Job) -> DocumentRead:
+        """The extract job's `prepare` step: read the version's documents, outside any transaction."""
         payload = job.payload
-        ctx = self.pipeline.context()
+        read = DocumentRead(self.pipeline.context())
         try:
-            version = await self.pipeline.resources.read(ctx, str(payload["type"]), str(payload["id"]))
+            version = await self.pipeline.resources.read(read.ctx, str(payload["type"]), str(payload["id"]))
         except (NotFound, Gone) as exc:
-            return {"status": "skipped", "reason": exc.diagnostics}
+            read.result = {"status": "skipped", "reason": exc.diagnostics}
+            return read
         if version.version_id != payload.get("version", version.version_id):
-            return {"status": "superseded", "reason": f"{version.res_type}/{version.res_id} has a newer version "
-                                                      f"({version.version_id}), read by its own job"}
-        resource = fhir_json.loads(version.body or b"{}")
-        readings = await self.pipeline.read_documents(ctx, resource)
-        for reading in readings:
+            read.result = _superseded(version.res_type, version.res_id, version.version_id)
+            return read
+        read.resource, read.version_id = fhir_json.loads(version.body or b"{}"), version.version_id
+        read.readings = await self.pipeline.read_documents(read.ctx, read.resource)
+        for reading in read.readings:
             if isinstance(reading.report.error, OcrUnavailable):
                 raise PermanentJobError(f"OCR is not available: {reading.report.error.diagnostics}")
+        return read
+
+    async def file_results(self, job: Job, tx: Tx, read: DocumentRead) -> dict[str, Any]:
+        """The extract job's write step: the Observations and the assessment, in the job's transaction."""
+        if read.result is not None:
+            return read.result
+        res_type, res_id = read.resource["resourceType"], read.resource["id"]
         try:
-            extraction = await self.pipeline.extract_in(tx, ctx, resource, readings)
+            current = await self.pipeline.resources.read_in(tx, read.ctx, res_type, res_id)
+            if current.version_id != read.version_id:  # written again while this job read the documents
+                return _superseded(res_type, res_id, current.version_id)
+            extraction = await self.pipeline.extract_in(tx, read.ctx, read.resource, read.readings)
         except (NotFound, Gone) as exc:
             return {"status": "skipped", "reason": exc.diagnostics}
-        await self._audit(tx, ctx.audit)
+        await self._audit(tx, read.ctx.audit)
         return extraction_result(extraction)
 
     async def _audit(self, tx: Tx, events: list[dict[str, Any]]) -> None:
         if self.audit is not None and events:
             await self.audit.record_in(tx, events)
+
+
+def _superseded(res_type: str, res_id: str, version_id: int) -> dict[str, Any]:
+    return {"status": "superseded",
+            "reason": f"{res_type}/{res_id} has a newer version ({version_id}), read by its own job"}

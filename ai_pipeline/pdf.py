@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from typing import Any
 
 from pdf2image import convert_from_bytes
@@ -68,9 +69,11 @@ class PdfDocument:
             return None
         return text
 
-    def raster(self, number: int) -> Image.Image:
-        """Page `number` rendered in greyscale at the target resolution."""
+    def raster(self, number: int, timeout: float | None = None) -> Image.Image:
+        """Page `number` rendered in greyscale at the target resolution, within `timeout` seconds
+        (default: the page time limit)."""
         settings = self._settings
+        seconds = max(1, math.ceil(settings.page_timeout_seconds if timeout is None else timeout))  # poppler: whole s
         try:
             box = self._reader.pages[number - 1].mediabox
             width_in, height_in = float(box.width) / 72, float(box.height) / 72
@@ -87,12 +90,12 @@ class PdfDocument:
         try:
             pages = convert_from_bytes(
                 self._data, dpi=dpi, first_page=number, last_page=number, grayscale=True,
-                timeout=int(settings.page_timeout_seconds) or 1, **options,
+                timeout=seconds, **options,
             )
         except PDFInfoNotInstalledError as exc:
             raise OcrUnavailable("poppler's pdfinfo/pdftoppm are not installed (Debian: poppler-utils)") from exc
         except PDFPopplerTimeoutError as exc:
-            raise OcrFailed(f"rendering page {number} took longer than {settings.page_timeout_seconds:g} s") from exc
+            raise OcrFailed(f"rendering page {number} took longer than {seconds} s") from exc
         except (PDFPageCountError, PDFSyntaxError) as exc:
             raise UnreadableDocument(f"poppler cannot render the PDF: {exc}") from exc
         if not pages:

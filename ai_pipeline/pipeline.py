@@ -5,8 +5,8 @@
     readings = await pipeline.read_documents(ctx, document_reference)     # OCR/text layer + NLP
     outcome = await pipeline.extract_in(tx, ctx, document_reference, readings)
 
-Reading documents (OCR) runs in a thread, outside any transaction when the caller allows (the
-`$extract` operation does; a job's transaction is already open). Extracted results become preliminary
+Reading documents (OCR) runs in a thread, before and outside the transaction that writes the results
+(the `$extract` operation and the extract job's `prepare` step both call it with no transaction open). Extracted results become preliminary
 Observations (ids derived from the document, the attachment and the test, tagged with the document
 in `identifier`, and `derivedFrom` it when it is a DocumentReference); results the document no longer
 gives are deleted. The patient is then assessed in the same transaction, with those Observations as

@@ -48,11 +48,14 @@ def tesseract_version(command: str = "tesseract") -> str:
     return first[0].split()[-1].lstrip("v")
 
 
-def recognise(image: Image.Image, *, number: int, dpi: int, settings: OcrSettings, noisy: bool = False) -> PageText:
+def recognise(image: Image.Image, *, number: int, dpi: int, settings: OcrSettings, noisy: bool = False,
+              timeout: float | None = None) -> PageText:
     """OCR one prepared page; OcrUnavailable without the binary, OcrFailed on a crash or timeout.
 
-    `noisy` turns on Tesseract's heavy noise removal (`-c textord_heavy_nr=1`) for grainy scans.
+    `noisy` turns on Tesseract's heavy noise removal (`-c textord_heavy_nr=1`) for grainy scans;
+    `timeout` (seconds) defaults to `settings.page_timeout_seconds`.
     """
+    timeout = settings.page_timeout_seconds if timeout is None else timeout
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     command = [
@@ -65,13 +68,13 @@ def recognise(image: Image.Image, *, number: int, dpi: int, settings: OcrSetting
     started, cpu_before = time.perf_counter(), _children_cpu()
     try:
         done = subprocess.run(command, input=buffer.getvalue(), capture_output=True, env=_environment(),
-                              timeout=settings.page_timeout_seconds, check=False)
+                              timeout=timeout, check=False)
     except (FileNotFoundError, PermissionError) as exc:
         raise OcrUnavailable(
             f"the Tesseract OCR binary '{settings.tesseract_cmd}' is not installed (Debian: tesseract-ocr)"
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        raise OcrFailed(f"OCR of page {number} took longer than {settings.page_timeout_seconds:g} s") from exc
+        raise OcrFailed(f"OCR of page {number} took longer than {timeout:g} s") from exc
     seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()

@@ -11,6 +11,10 @@
 
 Deletes queue nothing (there is nothing left to read). Neither do the pipeline's own extracted
 Observations: the extraction job assesses the patient itself, in the transaction that writes them.
+Nor, unless `on_bulk_load` (`FHIR_AI_PIPELINE_ON_BULK_IMPORT`), do bulk loads (`$import`,
+`fhir-server import`, demo data; `RequestContext.bulk_load`): a million-row migration carries
+history, not results waiting for a clinician, and would queue a job per patient and document.
+`$assess-risk` and `$extract` assess what was loaded when it is wanted.
 """
 
 from __future__ import annotations
@@ -68,8 +72,9 @@ def assessable(observation: dict[str, Any]) -> bool:
 
 
 class Triggers:
-    def __init__(self, jobs: JobQueue) -> None:
+    def __init__(self, jobs: JobQueue, *, on_bulk_load: bool = False) -> None:
         self.jobs = jobs
+        self.on_bulk_load = on_bulk_load
         # the patients already queued in the transaction being written (one job each per transaction)
         self._tx: Tx | None = None
         self._queued: set[str] = set()
@@ -78,6 +83,8 @@ class Triggers:
         """The ChangeSubscriber."""
         resource = change.resource
         if resource is None or change.res_type not in ("Observation", "DiagnosticReport", "DocumentReference"):
+            return
+        if change.context is not None and change.context.bulk_load and not self.on_bulk_load:
             return
         source = f"{change.res_type}/{change.res_id}/_history/{change.version_id}"
         patient = patient_id(resource)

@@ -6,9 +6,11 @@
    polling every 0.5 s); each sample creates a Patient and a potassium Observation through the
    service layer and waits for the hyperkalaemia RiskAssessment the worker writes. The time runs
    from the moment the Observation's transaction committed to the moment the RiskAssessment is
-   readable, once with the worker only polling (as `fhir-server all` runs today) and once with the
-   worker woken at the commit (`Worker.wake`, what a wake-up signal gives). On SQLite in a temporary directory, and on PostgreSQL when `--postgres` names a server
-   (a scratch database is created there and dropped).
+   readable, once with the job wake-ups turned off (the worker only polls) and once as the server
+   runs (woken at commit: an in-process signal on SQLite, LISTEN/NOTIFY on PostgreSQL). On SQLite in
+   a temporary directory, and on PostgreSQL when `--postgres` names a server (a scratch database is
+   created there and dropped), where a third run has the worker in another process
+   (`fhir-server worker`), woken by NOTIFY across processes.
 2. OCR: synthetic 300-dpi A4 lab reports (20 rows, the test suite's generator) read with Tesseract,
    wall and CPU seconds per page; and the same rows as a PDF with a text layer.
 
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ai_pipeline.document import OcrSettings  # noqa: E402
 from ai_pipeline.ocr import read_document  # noqa: E402
 from ai_pipeline.write_back import derived_id  # noqa: E402
-from fhir_server.bootstrap import start_runtime  # noqa: E402
+from fhir_server.bootstrap import Runtime, start_runtime  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
 from fhir_server.context import DEV_PRINCIPAL, RequestContext  # noqa: E402
 from fhir_server.db import migrate  # noqa: E402
+from fhir_server.jobs import Wakeups  # noqa: E402
 from tests.ai_pipeline.report_samples import encoded, render_page, report_rows, text_pdf  # noqa: E402
 
 RULE = "ukka-hyperkalaemia-2020"
@@ -56,39 +61,81 @@ def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-async def end_to_end(settings: Settings, samples: int, *, wake: bool) -> list[float]:
+class NoWakeups(Wakeups):
+    """Wake-ups turned off: the worker finds jobs by polling only."""
+
+    @property
+    def in_database(self) -> bool:
+        return False
+
+    def enqueued(self, kind: str) -> None:
+        pass
+
+    @contextlib.asynccontextmanager
+    async def listening(self, kinds: object, event: object) -> AsyncIterator[None]:
+        yield
+
+
+async def end_to_end(settings: Settings, samples: int, *, mode: str) -> list[float]:
+    """`mode`: polled (wake-ups off), woken (as the server runs), other-process (no worker here)."""
     runtime = await start_runtime(settings)
+    if mode == "polled":
+        runtime.jobs.wakeups = NoWakeups(runtime.store)
     worker = runtime.worker(slots=2)
-    running = asyncio.create_task(worker.run())
-    ctx = RequestContext(principal=DEV_PRINCIPAL, base_url="http://bench/fhir")
-    resources = runtime.services.resources
-    latencies = []
+    running = asyncio.create_task(worker.run()) if mode != "other-process" else None
     try:
-        for n in range(samples):
-            pid = f"bench-{secrets.token_hex(4)}-{n}"
-            await resources.update(ctx, "Patient", pid, {"resourceType": "Patient", "id": pid, "gender": "female",
-                                                         "birthDate": "1958-03-12"})
-            await resources.create(ctx, "Observation", {
-                "resourceType": "Observation", "status": "final",
-                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                          "code": "laboratory"}]}],
-                "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3", "display": "Potassium"}]},
-                "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": "2026-11-20T08:30:00+00:00",
-                "valueQuantity": {"value": Decimal("6.9"), "unit": "mmol/L", "system": "http://unitsofmeasure.org",
-                                  "code": "mmol/L"}})
-            committed = time.perf_counter()
-            if wake:
-                worker.wake()
-            target = derived_id("RiskAssessment", f"Patient/{pid}", RULE)
-            while await runtime.store.read_current("RiskAssessment", target) is None:
-                if time.perf_counter() - committed > 30:
-                    raise RuntimeError(f"no RiskAssessment for Patient/{pid} after 30 s")
-                await asyncio.sleep(0.005)
-            latencies.append(time.perf_counter() - committed)
+        if mode == "woken" and not runtime.store.is_sqlite:
+            await asyncio.wait_for(runtime.jobs.wakeups.connected.wait(), 10)
+        await asyncio.sleep(1.0)  # the worker (wherever it runs) has polled once and waits
+        return [await sample(runtime, n) for n in range(samples)]
     finally:
         worker.stop()
-        await running
+        if running is not None:
+            await running
         await runtime.close()
+
+
+async def sample(runtime: Runtime, n: int) -> float:
+    ctx = RequestContext(principal=DEV_PRINCIPAL, base_url="http://bench/fhir")
+    resources = runtime.services.resources
+    pid = f"bench-{secrets.token_hex(4)}-{n}"
+    await resources.update(ctx, "Patient", pid, {"resourceType": "Patient", "id": pid, "gender": "female",
+                                                 "birthDate": "1958-03-12"})
+    await resources.create(ctx, "Observation", {
+        "resourceType": "Observation", "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "laboratory"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3", "display": "Potassium"}]},
+        "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": "2026-11-20T08:30:00+00:00",
+        "valueQuantity": {"value": Decimal("6.9"), "unit": "mmol/L", "system": "http://unitsofmeasure.org",
+                          "code": "mmol/L"}})
+    committed = time.perf_counter()
+    target = derived_id("RiskAssessment", f"Patient/{pid}", RULE)
+    while await runtime.store.read_current("RiskAssessment", target) is None:
+        if time.perf_counter() - committed > 30:
+            raise RuntimeError(f"no RiskAssessment for Patient/{pid} after 30 s")
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - committed
+
+
+async def other_process(settings: Settings, samples: int) -> list[float]:
+    """`fhir-server worker` in a process of its own, the samples written from this one."""
+    env = {**os.environ, "FHIR_DATABASE_URL": settings.database_url, "FHIR_DATA_DIR": str(settings.data_dir),
+           "FHIR_LOG_LEVEL": "warning"}
+    child = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("fhir-server")), "worker", "--slots", "2", env=env,
+        stderr=asyncio.subprocess.PIPE)
+    assert child.stderr is not None
+    try:
+        while b"running job kinds" not in await asyncio.wait_for(child.stderr.readline(), 120):
+            if child.returncode is not None:
+                raise RuntimeError("fhir-server worker did not start")
+        draining = asyncio.create_task(child.stderr.read())  # its log, so the pipe never fills
+        latencies = await end_to_end(settings, samples, mode="other-process")
+    finally:
+        child.terminate()
+        await child.wait()
+    await draining
     return latencies
 
 
@@ -102,14 +149,15 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
-async def on_postgres(admin_url: str, samples: int, data_dir: Path) -> list[float]:
+async def on_postgres(admin_url: str, samples: int, data_dir: Path) -> dict[str, list[float]]:
     name = f"fhir_bench_{secrets.token_hex(4)}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     try:
         url = f"{admin_url.rpartition('/')[0]}/{name}"
         settings = Settings(data_dir=data_dir, database_url=url, dev_mode=True)
         await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
-        return [*await end_to_end(settings, samples, wake=False), *await end_to_end(settings, samples, wake=True)]
+        return {mode: await end_to_end(settings, samples, mode=mode) for mode in ("polled", "woken")} | {
+            "other-process": await other_process(settings, samples)}
     finally:
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -132,11 +180,14 @@ def ocr(pages: int) -> None:
     print(f"PDF text layer: {per_page * 1000:.1f} ms per page over {len(document.pages)} pages  [load {load()}]")
 
 
-def report(database: str, polled: list[float], woken: list[float]) -> None:
-    print(f"lab Observation -> RiskAssessment, {database}, worker polling every 0.5 s: {describe(polled)}  "
-          f"[load {load()}]")
-    print(f"lab Observation -> RiskAssessment, {database}, worker woken at commit: {describe(woken)}  "
-          f"[load {load()}]")
+MODES = {"polled": "wake-ups off, worker polling every 0.5 s", "woken": "worker woken at commit",
+         "other-process": "worker in another process, woken by NOTIFY"}
+
+
+def report(database: str, runs: dict[str, list[float]]) -> None:
+    for mode, latencies in runs.items():
+        print(f"lab Observation -> RiskAssessment, {database}, {MODES[mode]}: {describe(latencies)}  "
+              f"[load {load()}]")
 
 
 def main() -> None:
@@ -148,11 +199,10 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}  load average at start: {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "sqlite", dev_mode=True)
-        report("SQLite", asyncio.run(end_to_end(settings, args.samples, wake=False)),
-               asyncio.run(end_to_end(settings, args.samples, wake=True)))
+        report("SQLite", {mode: asyncio.run(end_to_end(settings, args.samples, mode=mode))
+                          for mode in ("polled", "woken")})
         if args.postgres:
-            both = asyncio.run(on_postgres(args.postgres, args.samples, Path(tmp) / "pg"))
-            report("PostgreSQL", both[:args.samples], both[args.samples:])
+            report("PostgreSQL", asyncio.run(on_postgres(args.postgres, args.samples, Path(tmp) / "pg")))
     ocr(args.pages)
 
 

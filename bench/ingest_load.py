@@ -11,8 +11,10 @@ SQLite: a temporary data directory):
    patient's resources together so the workload is even from start to end) POSTed as transaction
    Bundles of `--bundle-size` PUT entries by `--concurrency` clients: resources/s.
 2. On another fresh database, the same data as NDJSON through `fhir-server import`: resources/s, the
-   rate of the last 10% of the load against the first 10%, and the importer's peak memory (RSS of
-   its own process; PSS of it with its staging workers, which share the parent's pages).
+   rate of the last 10% of the load against the first 10%, the importer's peak memory (RSS of
+   its own process; PSS of it with its staging workers, which share the parent's pages), and the CPU
+   time spent per resource by the importer with its workers and by the database's backends (a local
+   PostgreSQL): on a shared machine the rates follow its load, the CPU time per resource much less.
 3. With `--drift-resources`, a larger NDJSON import (PostgreSQL) for the first/last 10% comparison.
 
 Prints a table and one JSON line (BENCH_SUMMARY) with every figure.
@@ -187,18 +189,48 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return _memory(pid, "status", "VmRSS:"), sum(_memory(p, "smaps_rollup", "Pss:") for p in [pid, *children])
 
 
-def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch: Path) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def backend_cpu(database: str | None, seen: dict[int, float]) -> None:
+    """Record the CPU time so far of each local PostgreSQL backend serving `database`."""
+    if not database:
+        return
+    tag = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"postgres: ") and tag in cmdline:
+            seen[int(entry.name)] = max(seen.get(int(entry.name), 0.0), _cpu_seconds(int(entry.name)))
+
+
+def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch: Path,
+                  database: str | None = None) -> dict[str, float]:
     timeline = scratch / f"timeline-{secrets.token_hex(4)}.txt"
     command = [str(BIN / "fhir-server"), "import", str(data), "--no-progress", "--timeline", str(timeline)]
     if workers is not None:
         command += ["--workers", str(workers)]
+    before = os.times()
     process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_own = peak_tree = 0
+    backends: dict[int, float] = {}
     while process.poll() is None:
         own, tree = tree_memory(process.pid)
         peak_own, peak_tree = max(peak_own, own), max(peak_tree, tree)
+        backend_cpu(database, backends)
         time.sleep(0.5)
     out, err = process.communicate()
+    after = os.times()  # the importer and its workers, reaped: children's CPU time
+    importer_cpu = after.children_user + after.children_system - before.children_user - before.children_system
     if process.returncode != 0:
         raise SystemExit(f"import failed:\n{out.decode()}\n{err.decode()[-3000:]}")
     points = [tuple(map(float, line.split())) for line in timeline.read_text().splitlines()]
@@ -214,6 +246,9 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
         if points[-1][0] > ninety else None,
         "peak_rss_mb": round(peak_own / 2**20, 1),
         "peak_pss_with_workers_mb": round(peak_tree / 2**20, 1),
+        # milliseconds of CPU per resource (the importer's include its start, a few seconds)
+        "importer_cpu_ms_per_resource": round(1000 * importer_cpu / total, 3),
+        "database_cpu_ms_per_resource": round(1000 * sum(backends.values()) / total, 3) if backends else None,
         "summary": out.decode().strip().splitlines()[0],
     }
 
@@ -255,7 +290,8 @@ def main() -> None:
                   flush=True)
         if not args.skip_import:
             with Database(backend, args.admin_url, scratch) as database:
-                figures["import"] = result = import_ndjson(database.env, data, args.import_workers, scratch)
+                figures["import"] = result = import_ndjson(database.env, data, args.import_workers, scratch,
+                                                           database.name if backend == "postgresql" else None)
             print(f"{backend}: import {json.dumps(result)}", flush=True)
         summary[backend] = figures
     if args.drift_resources:
@@ -264,8 +300,8 @@ def main() -> None:
                           mixed=True)
         backend = args.backends.split(",")[0]
         with Database(backend, args.admin_url, scratch) as database:
-            summary["drift"] = result = {"backend": backend, **import_ndjson(database.env, big, args.import_workers,
-                                                                             scratch)}
+            summary["drift"] = result = {"backend": backend, **import_ndjson(
+                database.env, big, args.import_workers, scratch, database.name if backend == "postgresql" else None)}
         print(f"{backend}: large import {json.dumps(result)}", flush=True)
     summary["load_average_at_end"] = os.getloadavg()[0]
     subprocess.run(["rm", "-rf", str(scratch)], check=False)

@@ -41,7 +41,7 @@ from fhir_server.bootstrap import Runtime, start_runtime
 from fhir_server.config import Settings
 from fhir_server.context import DEV_PRINCIPAL, RequestContext
 from fhir_server.db import migrate
-from fhir_server.search import parse_query
+from fhir_server.search import ParsedQuery, parse_query
 from fhir_server.search.sql.paging import compile_page
 from fhir_server.services import SearchRequest
 from fhir_server.storage.crypto import generate_key
@@ -137,6 +137,12 @@ async def _page_20_requests(runtime: Runtime, count: int) -> list[SearchRequest]
     return [found[n % len(found)] for n in range(count)]
 
 
+async def _as_served(runtime: Runtime, conn: asyncpg.Connection, search: Search, params: Params) -> ParsedQuery:
+    """The query as the search service compiles it: its chains and `_has` sized first."""
+    query = parse_query(runtime.services.search.registry, search.res_type, params)
+    return await runtime.services.search.sized(conn, query)  # type: ignore[arg-type]
+
+
 async def _database_only(runtime: Runtime, dsn: str, plan: Plan, runs: int = 40) -> dict[str, dict[str, float]]:
     """The page statement of each search alone, one at a time on one connection: the database's
     share of the latency, without the queueing for two CPUs that the concurrent runs include."""
@@ -147,7 +153,7 @@ async def _database_only(runtime: Runtime, dsn: str, plan: Plan, runs: int = 40)
         for search in SEARCHES:
             rng, times = random.Random(7), []
             for _ in range(runs):
-                query = parse_query(runtime.services.search.registry, search.res_type, search.make(rng, plan))
+                query = await _as_served(runtime, conn, search, search.make(rng, plan))
                 sql, args = runtime.services.search.render(compile_page(query).with_resources())
                 started = time.perf_counter()
                 await conn.fetch(sql, *args)
@@ -162,10 +168,10 @@ async def _database_only(runtime: Runtime, dsn: str, plan: Plan, runs: int = 40)
 
 async def _explain(runtime: Runtime, dsn: str, search: Search, plan: Plan) -> str:
     params = search.make(random.Random(99), plan)
-    query = parse_query(runtime.services.search.registry, search.res_type, params)
-    sql, args = runtime.services.search.render(compile_page(query).with_resources())
     conn = await asyncpg.connect(dsn)
     try:
+        query = await _as_served(runtime, conn, search, params)
+        sql, args = runtime.services.search.render(compile_page(query).with_resources())
         rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
     finally:
         await conn.close()

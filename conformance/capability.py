@@ -8,7 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ServerSupport", "SearchParamSupport", "OperationSupport", "capability_statement"]
+__all__ = ["ServerSupport", "SearchParamSupport", "OperationSupport", "capability_statement", "STATEMENT_DATE"]
+
+# the `date` of the statements: when what they describe last changed
+STATEMENT_DATE = "2026-01-01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class ServerSupport:
     operations: Sequence[OperationSupport] = ()
     implementation_url: str | None = None
     security: Mapping[str, Any] | None = None
-    date: str = "2026-01-01"
+    date: str = STATEMENT_DATE
 
 
 def _params(params: Iterable[SearchParamSupport]) -> list[dict[str, Any]]:

@@ -102,6 +102,8 @@ def create_app(settings: Settings) -> Starlette:
     services = LazyServices()
     # one module of routes per capability; Starlette tries them in this order
     search = SearchRoutes(services, context=context, max_body_bytes=settings.max_body_bytes)  # type: ignore[arg-type]
+    operations = OperationRoutes(_LazyRegistry(holder), context=context,  # type: ignore[arg-type]
+                                 max_body_bytes=settings.max_body_bytes)
     routes = [
         *SmartRoutes(lambda: holder["auth"], base_url=settings.base_url).routes(),
         *search.early_routes(),
@@ -109,12 +111,12 @@ def create_app(settings: Settings) -> Starlette:
         *ImportRoutes(services, context=context, max_body_bytes=settings.max_body_bytes).routes(),  # type: ignore[arg-type]
         *BulkRoutes(lambda: holder["runtime"].bulk_exports, context=context).routes(),  # type: ignore[arg-type,return-value]
         *DashboardRoutes(lambda: holder["runtime"].analytics, context=context).routes(),  # type: ignore[arg-type,return-value]
+        *operations.definition_routes(),  # the operations' own OperationDefinitions, before stored ones
         *FhirRoutes(services, context=context, max_body_bytes=settings.max_body_bytes,  # type: ignore[arg-type]
                     security=lambda base: security_block(Endpoints(base))).routes(),
     ]
     # generic $operation routes go last: an operation with a route of its own is matched first
-    routes += OperationRoutes(_LazyRegistry(holder), context=context,  # type: ignore[arg-type]
-                              max_body_bytes=settings.max_body_bytes).routes()
+    routes += operations.routes()
     # search goes after them all: its GET /fhir/{type} and /fhir/{type}/{id}/{type} would match the rest
     routes += search.routes()
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conformance import OperationSupport, ServerSupport, capability_statement
+from conformance import OperationSupport, ResourceValidation, ServerSupport, capability_statement
 from fhir_server import analytics as mortality
 from fhir_server import bulk
 from fhir_server.config import Settings
@@ -91,6 +91,8 @@ class Runtime:
     async def close(self) -> None:
         if self.audit is not None:
             await self.audit.close()
+            if self.audit.commit_pool is not None:
+                await self.audit.commit_pool.close()
         if self.store.pg_pool is not None:
             await self.store.pg_pool.close()
         await self.engine.dispose()
@@ -142,7 +144,8 @@ def _operations(resources: ResourceService, validator: Validator, terminology: T
                 analytics: mortality.MortalityAnalytics | None = None) -> OperationRegistry:
     """Every $operation served through the generic operation routes, with its OperationDefinition."""
     registry = OperationRegistry(resources.access)
-    registry.register(validate_operation.DEFINITION, validate_operation.ValidateOperation(resources, validator))
+    registry.register(validate_operation.DEFINITION, validate_operation.ValidateOperation(
+        resources, validator, ResourceValidation(member=terminology.value_set_member)))
     terminology.register_operations(registry, settings.base_url or None)
     if exports is not None:
         for definition in bulk.DEFINITIONS:
@@ -185,8 +188,10 @@ async def start_runtime(settings: Settings) -> Runtime:
     attach_search(access, search)
     await terminology.load_stored()
     resources.subscribe(terminology.on_change)
+    resources.matcher.codes = terminology  # conditional writes' `:in`, `:below`...
     exports = bulk.BulkExports(store=store, registry=registry, jobs=jobs,
                                config=bulk.BulkConfig.in_data_dir(settings.data_dir))
+    exports.planner.codes = terminology
     analytics = mortality.MortalityAnalytics(store=store, resources=resources, jobs=jobs, guard=mortality.RoleGuard())
     resources.subscribe(analytics.projection.on_change)
     operations = _operations(resources, validator, terminology, settings, exports, analytics)
@@ -197,6 +202,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         capability_statement=_capability_statement(settings, operations, registry),
         search=search,
         operations=operations,
+        terminology_capabilities=lambda: terminology.capabilities(
+            software_name=SOFTWARE_NAME, software_version=software_version(),
+            implementation_url=settings.base_url or None),
         bundles=BundleService(resources=resources, search=search_port(search),
                               max_entries=settings.max_bundle_entries, imports=ImportOperation(
             resources=resources, jobs=jobs, positions=Positions(store), root=settings.data_dir / "import")),
@@ -208,7 +216,9 @@ async def start_runtime(settings: Settings) -> Runtime:
     runtime.job_handlers[mortality.REBUILD] = analytics.rebuild
     runtime.bulk_exports, runtime.analytics = exports, analytics
     runtime.access = access
-    audit = AuditTrail(store=store, resources=resources, jobs=jobs)
+    audit_pool = None if settings.is_sqlite else await create_pg_pool(settings.driver_dsn, size=2,
+                                                                      synchronous_commit="off")
+    audit = AuditTrail(store=store, resources=resources, jobs=jobs, commit_pool=audit_pool)
     runtime.job_handlers[AUDIT_MATERIALIZE] = audit.materialize
     await audit.start()
     access.audit = runtime.audit = audit

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     auth_revocation_poll_seconds: float = Field(default=5.0, gt=0)
     # how long a trainee's supervisor's patient list is reused before it is looked up again
     auth_linkage_cache_seconds: int = Field(default=30, ge=0, le=3600)
+    # AI pipeline (the `ai-pipeline` plugin). Bulk loads ($import, `fhir-server import`, demo data) do not
+    # queue its per-resource jobs unless this is on: a migration is not a stream of new lab results.
+    ai_pipeline_on_bulk_import: bool = False
+    # Limits on reading one scanned document (each attachment): over a size limit it is refused before
+    # any OCR, over a time limit it stops; either way the job's result says why and nothing is filed.
+    ai_ocr_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    ai_ocr_max_pages: int = Field(default=20, ge=1, le=1000)
+    ai_ocr_max_page_pixels: int = Field(default=60_000_000, ge=100_000)
+    ai_ocr_page_timeout_seconds: float = Field(default=30.0, gt=0)
+    ai_ocr_document_timeout_seconds: float = Field(default=120.0, gt=0)
     # `fhir-server all`: the API process also runs the job worker and the HL7 listener
     embedded: bool = False
     host: str = "127.0.0.1"

@@ -42,6 +42,9 @@ class RequestContext:
     # a write's AuditEvents go into the write's own transaction instead
     audit: list[dict[str, Any]] = field(default_factory=list)
     network_address: str | None = None
+    # the write is part of a bulk load (`$import`, `fhir-server import`, demo data): change subscribers
+    # that do follow-up work per resource (the AI pipeline's triggers) may leave it alone
+    bulk_load: bool = False
 
     def full_url(self, res_type: str, res_id: str) -> str:
         return f"{self.base_url}/{res_type}/{res_id}"

@@ -11,11 +11,20 @@ Each message gets its own `RequestContext`, as each HTTP request does: the Audit
 the filing makes (a conditional create that finds the Patient reads it) collect there and are
 recorded once the transaction has committed, before the ACK, as the HTTP layer records them
 before its response.
+
+Messages that are filed at the same moment (from several connections) share one transaction
+(`hl7_gateway.group_commit`); each keeps its own context, its own outcome and its own inbox record,
+and one that fails is filed again alone, so it cannot fail the others.
+
+The resources are the gateway's own work, built by the mapping from typed code: they are validated
+by `validator` when one is given (the runner passes the R4 structural validation without the R4B
+model layer, which the mapping tests run on every sample) instead of the service's validator.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fhir_server.context import Principal, RequestContext
@@ -25,9 +34,11 @@ from fhir_server.services.bundle_entries import BundleEntry, phase_order, read_e
 from fhir_server.services.bundle_errors import at_entry
 from fhir_server.services.bundle_staging import plan_transaction
 from fhir_server.services.bundle_transaction import TransactionRun
+from fhir_server.services.ports import Validator
 from fhir_server.services.write_ops import Prepared
 from fhir_server.storage.repository import Tx
 from hl7_gateway.gateway import Settle
+from hl7_gateway.group_commit import GroupCommit
 
 __all__ = ["BundleFiler"]
 
@@ -37,11 +48,16 @@ log = logging.getLogger(__name__)
 class BundleFiler:
     """`FileBundle` over the service layer: returns the versioned locations written (`Type/id/_history/n`)."""
 
-    def __init__(self, bundles: BundleService, *, principal: Principal, base_url: str) -> None:
+    def __init__(self, bundles: BundleService, *, principal: Principal, base_url: str,
+                 validator: Validator | None = None, max_group: int = 16, max_concurrent: int = 2) -> None:
         self.bundles = bundles
         self.resources = bundles.resources
         self.principal = principal
         self.base_url = base_url
+        self.validator = validator
+        # two groups at once: one's transaction runs while the next gathers (and while the other commits)
+        self.group = GroupCommit(self.resources.run_in_transaction, max_group=max_group,
+                                 max_concurrent=max_concurrent, opening=self._lock_all)
 
     async def __call__(self, bundle: dict[str, Any], settle: Settle) -> list[str]:
         ctx = RequestContext(principal=self.principal, base_url=self.base_url)
@@ -51,22 +67,21 @@ class BundleFiler:
         # the CPU work (validation, staging) is done before the transaction opens, as for any client
         plan = plan_transaction(self.resources, entries, self._prepare(entries), base_url=ctx.base_url,
                                 bind_full_urls=True)
+        # a replay, or a result sent again unchanged, leaves what it would only restate at its version
         run = TransactionRun(self.resources, ctx, phase_order(entries), plan.prepared,
-                             search=self.bundles.search, bind_full_urls=True, assigned=plan.assigned)
-
-        async def work(tx: Tx) -> list[str]:
-            outcomes = await run(tx)
-            filed = [outcome.version.versioned_path for _, outcome in sorted(outcomes.items())
-                     if outcome.version is not None and not outcome.version.deleted]
-            await settle(tx, filed)
-            return filed
-
-        filed = await self.resources.run_in_transaction(work)
+                             search=self.bundles.search, bind_full_urls=True, assigned=plan.assigned,
+                             keep_unchanged=True)
+        filed = await self.group(_Filing(run, settle, ctx))
         try:
             await self.resources.access.flush(ctx)
         except Exception:  # noqa: BLE001 - the message is filed and recorded: failing it now would mislead the lab
             log.exception("HL7 gateway: the AuditEvents of a filed message could not be recorded")
         return filed
+
+    async def _lock_all(self, tx: Tx, filings: Sequence[_Filing]) -> None:
+        """A group's conditional-write locks, taken together in one round trip."""
+        await self.resources.serialize_many_in(tx, [target for filing in filings
+                                                    for target in filing.run.serialized_criteria()])
 
     def _prepare(self, entries: list[BundleEntry]) -> dict[int, Prepared]:
         """Validate the resource of every POST and PUT entry (the first invalid one fails the Bundle)."""
@@ -76,9 +91,31 @@ class BundleFiler:
                 continue
             try:
                 if entry.method == "PUT" and entry.res_id is not None:
-                    prepared[entry.index] = self.resources.prepare_update(entry.res_type, entry.res_id, entry.resource)
+                    prepared[entry.index] = self.resources.prepare_update(entry.res_type, entry.res_id, entry.resource,
+                                                                          validator=self.validator)
                 else:
-                    prepared[entry.index] = self.resources.prepare(entry.res_type, entry.resource)
+                    prepared[entry.index] = self.resources.prepare(entry.res_type, entry.resource,
+                                                                   validator=self.validator)
             except FhirError as exc:
                 raise at_entry(exc, entry.index, entry.res_type) from exc
         return prepared
+
+
+class _Filing:
+    """One message's unit of work: its transaction's entries, then the record of its outcome."""
+
+    def __init__(self, run: TransactionRun, settle: Settle, ctx: RequestContext) -> None:
+        self.run = run
+        self.settle = settle
+        self.ctx = ctx
+        self._audited = len(ctx.audit)
+
+    async def __call__(self, tx: Tx) -> list[str]:
+        outcomes = await self.run(tx)
+        filed = [outcome.version.versioned_path for _, outcome in sorted(outcomes.items())
+                 if outcome.version is not None and not outcome.version.deleted]
+        await self.settle(tx, filed)
+        return filed
+
+    def rolled_back(self) -> None:
+        del self.ctx.audit[self._audited:]  # the reads of a run that was undone are made again

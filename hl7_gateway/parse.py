@@ -1,7 +1,9 @@
 """Reading one HL7 v2 message (ER7, "pipe and hat") into `hl7_gateway.message.Message`.
 
-The `hl7` package (python-hl7) splits the message into segments, fields, repetitions, components and
-subcomponents; this module puts our own API in front of it and adds what it leaves to the caller:
+Segments are split into fields, repetitions, components and subcomponents here, by the message's own
+separators, the way the `hl7` package (python-hl7) splits them (it did this until it was a third of
+the gateway's parsing time; the samples under tests/hl7_gateway/samples read the same either way);
+on top of that:
 
 * separators are read from MSH-1/MSH-2 of every message and checked (HL7 v2.5.1 §2.14.9.1-2: four
   distinct encoding characters, five from v2.7 with the truncation character, §2.7.4 of v2.7);
@@ -11,15 +13,12 @@ subcomponents; this module puts our own API in front of it and adds what it leav
 * escape sequences are resolved per subcomponent after splitting (`hl7_gateway.escape`);
 * MSH-9, MSH-10 and MSH-12 must be valued and MSH-12 must name a version from 2.3 to 2.8.x.
 
-Every failure is an `HL7Error` that says what is wrong and where; nothing from `hl7` escapes.
+Every failure is an `HL7Error` that says what is wrong and where.
 """
 
 from __future__ import annotations
 
 import re
-
-import hl7
-from hl7.exceptions import HL7Exception
 
 from hl7_gateway.charset import decode, sniff_wide
 from hl7_gateway.errors import EncodingCharactersError, ErrorLocation, ParseError, UnsupportedMessage
@@ -169,13 +168,9 @@ def parse_message(raw: bytes, *, strict: bool = True) -> Message:
 
 
 def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
-    try:
-        parsed = hl7.parse("\r".join(lines))
-    except (HL7Exception, ValueError, IndexError) as exc:
-        raise ParseError(f"cannot split the message into segments: {exc}") from exc
     segments: list[Segment] = []
     counts: dict[str, int] = {}
-    for index, (line, hl7_segment) in enumerate(zip(lines, parsed, strict=True)):
+    for index, line in enumerate(lines):
         name = line[:3]
         counts[name] = counts.get(name, 0) + 1
         if name == "MSH":
@@ -186,34 +181,20 @@ def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
             raw_fields = line.split(seps.field)
             fields = [()]
             first = 1
-        items = [] if isinstance(hl7_segment, str) else list(hl7_segment)
         for number in range(first, len(raw_fields)):
-            node = items[number] if number < len(items) else raw_fields[number]
-            fields.append(_field(node, seps, codec))
+            fields.append(_field(raw_fields[number], seps, codec))
         segments.append(Segment(name, tuple(fields), tuple(raw_fields), counts[name], index))
     return segments
 
 
-def _field(node: object, seps: Separators, codec: str) -> tuple[Repetition, ...]:
-    """Normalise python-hl7's nesting (a str, or lists of str at uneven depths) to repetitions."""
-    def text(value: object) -> str:
-        return _unescape(str(value), seps, codec)
-
-    if isinstance(node, str):
-        return (Repetition(((text(node),),)),)
-    reps: list[Repetition] = []
-    for rep in node:  # type: ignore[attr-defined]
-        if isinstance(rep, str):
-            reps.append(Repetition(((text(rep),),)))
-            continue
-        components: list[tuple[str, ...]] = []
-        for comp in rep:
-            if isinstance(comp, str):
-                components.append((text(comp),))
-            else:
-                components.append(tuple(text(sub) for sub in comp))
-        reps.append(Repetition(tuple(components)))
-    return tuple(reps)
+def _field(text: str, seps: Separators, codec: str) -> tuple[Repetition, ...]:
+    """A field's repetitions, each a tuple of components, each a tuple of unescaped subcomponents."""
+    escape = seps.escape
+    return tuple(
+        Repetition(tuple(
+            tuple(_unescape(sub, seps, codec) if escape in sub else sub for sub in component.split(seps.subcomponent))
+            for component in repetition.split(seps.component)))
+        for repetition in text.split(seps.repetition))
 
 
 def _header(msh: Segment, seps: Separators) -> Header:

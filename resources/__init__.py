@@ -6,8 +6,10 @@
 """
 
 from resources.constraints import ConstraintChecker
+from resources.invariants import Invariant, InvariantChecker, compile_invariant
 from resources.issues import ValidationIssue
 from resources.registry import RESOURCE_TYPES, is_resource_type
 from resources.validator import validate
 
-__all__ = ["validate", "ValidationIssue", "ConstraintChecker", "RESOURCE_TYPES", "is_resource_type"]
+__all__ = ["validate", "ValidationIssue", "ConstraintChecker", "InvariantChecker", "Invariant",
+           "compile_invariant", "RESOURCE_TYPES", "is_resource_type"]

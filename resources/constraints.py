@@ -2,8 +2,7 @@
 
 The structural validator does not evaluate invariants. A checker that does is any callable taking a
 structurally valid resource and returning its issues; pass it to `resources.validate(...,
-constraints=[checker])`. A future checker would vendor each element's `constraint` (key, severity,
-expression) with the structure definitions and evaluate the expressions (e.g. with `fhirpathpy`).
+constraints=[checker])`. `resources.invariants.InvariantChecker` is the one for the R4 invariants.
 """
 
 from __future__ import annotations

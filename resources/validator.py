@@ -10,7 +10,7 @@ binding is an error, outside an `extensible` or `preferred` one a warning
 
 Then, when the structure is sound, two optional layers run: the `fhir.resources` R4B models for the
 resource types whose R4B model is R4's (`resources.r4b_models`), and any constraint checkers the
-caller passes (`resources.constraints`; no FHIRPath invariants are evaluated yet).
+caller passes (`resources.constraints`; `resources.invariants` evaluates the R4 invariants).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def _not_in(binding: Binding, diagnostics: str, expression: str) -> ValidationIs
 class _Walk:
     """One validation run: the issues found and whether the R4B layer may look at the resource."""
 
-    __slots__ = ("issues", "nodes", "element_node", "r4b_safe")
+    __slots__ = ("issues", "nodes", "element_node", "r4b_safe", "bindings")
 
-    def __init__(self) -> None:
+    def __init__(self, bindings: bool = True) -> None:
         found = structures()
+        self.bindings = bindings
         self.issues: list[ValidationIssue] = []
         self.nodes = found.nodes
         self.element_node = found.nodes["Element"]
@@ -124,7 +125,7 @@ class _Walk:
             problem = element.check(value)  # type: ignore[misc]
             if problem is not None:
                 self.issues.append(_error("value", problem, path))
-            elif element.binding is not None and value not in element.binding.codes:
+            elif element.binding is not None and self.bindings and value not in element.binding.codes:
                 self.issues.append(_not_in(element.binding, f"'{value}' is not in the", path))
         elif type(value) is not dict:
             self.issues.append(_error("structure", f"'{element.key}' must be a JSON object", path))
@@ -132,7 +133,7 @@ class _Walk:
             self.issues.append(_error("structure", "empty objects are not allowed", path))
         elif kind == COMPLEX:
             self.object(value, element.node, path)  # type: ignore[arg-type]
-            if element.binding is not None:
+            if element.binding is not None and self.bindings:
                 self.coded(value, element, path)
         else:
             self.resource(value, path)
@@ -233,16 +234,18 @@ def validate(
     with_models: bool = True,
     constraints: Sequence[ConstraintChecker] = (),
     warnings: bool = False,
+    bindings: bool = True,
 ) -> list[ValidationIssue]:
     """Every problem that makes `resource` (as parsed by `resources.fhir_json.loads`) invalid R4; [] if none.
 
     `with_models` adds the `fhir.resources` R4B model validation for the resource types where R4B's
     model is R4's; `constraints` are further checks run on a structurally valid resource. `warnings`
-    adds what is valid but questionable: codes outside extensible and preferred bindings.
+    adds what is valid but questionable: codes outside extensible and preferred bindings. `bindings=False`
+    skips every binding check (for measuring what they cost).
     """
     if type(resource) is not dict:
         return [_error("structure", "a resource must be a JSON object", "Resource")]
-    walk = _Walk()
+    walk = _Walk(bindings)
     try:
         walk.resource(resource, None)
     except RecursionError:

@@ -16,6 +16,8 @@ whoever routes `$operation` requests. UCUM lives in `terminology.ucum`.
 
 from terminology.code_system import CodeSystem, Concept
 from terminology.expand import expand
+from terminology.filters import HIERARCHY_OPERATORS
+from terminology.filters import OPERATORS as FILTER_OPERATORS
 from terminology.lookup import lookup
 from terminology.operations import OPERATIONS, Operation, operation_definitions
 from terminology.parameters import arguments
@@ -28,5 +30,5 @@ from terminology.value_set import CompiledValueSet, Member
 __all__ = [
     "TerminologyStore", "DEFAULT_EXPANSION_LIMIT", "CodeSystem", "Concept", "CompiledValueSet", "Member",
     "lookup", "code_system_validate_code", "value_set_validate_code", "expand", "subsumes", "translate",
-    "OPERATIONS", "Operation", "operation_definitions", "arguments",
+    "OPERATIONS", "Operation", "operation_definitions", "arguments", "FILTER_OPERATORS", "HIERARCHY_OPERATORS",
 ]

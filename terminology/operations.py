@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from terminology import validate_code
@@ -43,7 +44,14 @@ class Operation:
 
     def invoke(self, store: TerminologyStore,
                parameters: dict[str, Any] | Iterable[tuple[str, str]]) -> dict[str, Any]:
-        return self.function(store, **arguments(self.definition(), parameters))
+        return self.function(store, **arguments(_parameters_definition(self.definition_id), parameters))
+
+
+@cache
+def _parameters_definition(definition_id: str) -> dict[str, Any]:
+    """The definition `invoke` maps parameters by, built once (building all six deep-copies the official
+    ones: that cost more than the operation itself). Shared: never change it."""
+    return next(d for d in operation_definitions() if d["id"] == definition_id)
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {

@@ -4,6 +4,7 @@
     store.add(code_system_resource)            # a user's CodeSystem / ValueSet / ConceptMap (dicts)
     store.code_system("http://loinc.org")      # -> CodeSystem | None
     store.value_set(url)                       # -> CompiledValueSet | None
+    store.code_systems()                       # {url: [CodeSystem, ...]}, every version held
     store.codes_in(url)                        # {(system, code)} for the search modifiers :in / :not-in
     store.descendants(system, code)            # for :below; store.ancestors(system, code) for :above
 
@@ -216,6 +217,10 @@ class TerminologyStore:
         # a value set that compiled once has no cycle below it, so one compiled copy serves every importer
         key = ("value-set", resource.get("url"), resource.get("version"))
         return self.memo(key, lambda: CompiledValueSet(self, resource, chain))
+
+    def code_systems(self) -> dict[str, list[CodeSystem]]:
+        """Every version of every code system by canonical URL, the latest (the default) last."""
+        return {url: list(versions) for url, versions in self._snapshot.code_systems.items()}
 
     def concept_map(self, url: str, version: str | None = None) -> dict[str, Any] | None:
         base, pinned = _split_canonical(url)

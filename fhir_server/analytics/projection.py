@@ -5,7 +5,8 @@ write, so a row commits with the write it reflects. An Encounter write (re)write
 patient's death date and the principal Condition's code from their current versions; a Patient
 write updates the death date of that patient's rows, a Condition write the code of the rows whose
 principal diagnosis it is (so the order in which a transaction Bundle writes them does not matter).
-The same methods, given many resources at once, serve the rebuild (`rebuild.py`).
+The same methods, given many resources at once, serve the rebuild (`rebuild.py`) and `on_changes`,
+which a bulk load calls once per batch instead of `on_change` once per resource.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _UPSERT = (
 )
 _DELETE = "DELETE FROM analytics_encounters WHERE resource_pk = $1"
 _PK = "SELECT pk FROM resources WHERE res_type = $1 AND res_id = $2"
+_PKS = "SELECT res_id, pk FROM resources WHERE res_type = $1 AND res_id = ANY($2::text[])"
 _DEATH = "UPDATE analytics_encounters SET death_low = $1, death_high = $2 WHERE patient_id = $3"
 _DX = "UPDATE analytics_encounters SET dx_system = $1, dx_code = $2, dx_display = $3 WHERE condition_id = $4"
 
@@ -60,8 +62,30 @@ class EncounterProjection:
         else:
             await self.write_diagnoses(tx, [(change.res_id, change.resource)])
 
+    async def on_changes(self, tx: Tx, changes: Sequence[Change]) -> None:
+        """`on_change` for many changes at once (a few statements in all); the outcome is the same, as
+        it does not depend on the order of the changes. For one (type, id), the last change counts."""
+        latest = {(c.res_type, c.res_id): c for c in changes if c.res_type in WATCHED_TYPES}
+        encounters = [c for (res_type, _), c in latest.items() if res_type == "Encounter"]
+        if encounters:
+            pks = dict(await tx.db.fetch(_PKS, "Encounter", [c.res_id for c in encounters]))
+            gone = [(pks[c.res_id],) for c in encounters if c.res_id in pks and c.resource is None]
+            if gone:
+                await tx.db.executemany(_DELETE, gone)
+            await self.write_encounters(tx, [(pks[c.res_id], c.resource) for c in encounters
+                                             if c.res_id in pks and c.resource is not None])
+        deaths = [(c.res_id, c.resource) for (res_type, _), c in latest.items() if res_type == "Patient"
+                  and not (c.action == "create" and "deceasedDateTime" not in (c.resource or {}))]
+        if deaths:
+            await self.write_deaths(tx, deaths)
+        diagnoses = [(c.res_id, c.resource) for (res_type, _), c in latest.items() if res_type == "Condition"]
+        if diagnoses:
+            await self.write_diagnoses(tx, diagnoses)
+
     async def write_encounters(self, tx: Tx, encounters: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """(Re)write the rows of these Encounters (pk, resource)."""
+        if not encounters:
+            return
         facts = [(pk, encounter_facts(resource)) for pk, resource in encounters]
         deaths = await self._current(tx, "Patient", {f.patient_id for _, f in facts if f.patient_id})
         conditions = await self._current(tx, "Condition", {f.condition_id for _, f in facts if f.condition_id})

@@ -1,17 +1,22 @@
 """Routes of `$operations` at system, type and instance level (https://hl7.org/fhir/R4/operations.html).
 
 These routes go last in the app: a capability that serves an operation with a route of its own
-(e.g. `$import`) is matched before them.
+(e.g. `$import`) is matched before them. `definition_routes()` goes before the REST routes: it serves
+`GET /fhir/OperationDefinition/[id]` for the definitions of the operations themselves (the
+CapabilityStatement's `operation.definition`), and leaves every other id to the stored resources.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from fhir_server.api.deps import RequestContextFactory
 from fhir_server.api.negotiation import negotiate, read_body
@@ -39,6 +44,20 @@ class OperationConvertor(Convertor[str]):
 register_url_convertor("operation", OperationConvertor())
 
 
+class _ServedDefinitionRoute(Route):
+    """Matches only the ids `served` answers for, so other OperationDefinitions are read from storage."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], served: Callable[[str], bool]) -> None:
+        super().__init__(path, endpoint, methods=["GET"])
+        self._served = served
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.NONE or not self._served(child["path_params"]["res_id"]):
+            return Match.NONE, {}
+        return match, child
+
+
 class OperationRoutes:
     def __init__(self, registry: OperationRegistry, *, context: RequestContextFactory, max_body_bytes: int) -> None:
         self.registry = registry
@@ -52,6 +71,15 @@ class OperationRoutes:
             Route("/fhir/{res_type:type}/{op:operation}", self.invoke, methods=methods),
             Route("/fhir/{res_type:type}/{res_id:id}/{op:operation}", self.invoke, methods=methods),
         ]
+
+    def definition_routes(self) -> list[Route]:
+        return [_ServedDefinitionRoute("/fhir/OperationDefinition/{res_id:id}", self.definition,
+                                       lambda res_id: self.registry.definition(res_id) is not None)]
+
+    async def definition(self, request: Request) -> Response:
+        """An operation's OperationDefinition: public, like the CapabilityStatement that points at it."""
+        definition = self.registry.definition(request.path_params["res_id"])
+        return fhir_response(fhir_json.dumps(definition), negotiate(request))
 
     async def invoke(self, request: Request) -> Response:
         negotiated = negotiate(request)

@@ -73,6 +73,8 @@ class FhirRoutes:
 
     async def capabilities(self, request: Request) -> Response:
         negotiated = negotiate(request)
+        if request.query_params.get("mode") == "terminology" and self.services.terminology_capabilities:
+            return fhir_response(self.services.terminology_capabilities(), negotiated)
         return fhir_response(self._statement(self._context.base(request)), negotiated)
 
     def _statement(self, base: str) -> bytes:

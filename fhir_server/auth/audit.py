@@ -21,6 +21,7 @@ import base64
 import datetime as dt
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from fhir_server.auth.models import Account
@@ -69,6 +70,7 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, str
     return coding
 
 
+@lru_cache(maxsize=16)
 def _source(server_name: str) -> dict[str, Any]:
     return {"observer": {"display": server_name}, "type": [_coding(SOURCE_TYPE, "4", "Application Server")]}
 
@@ -98,6 +100,8 @@ def _server_agent(server_name: str) -> dict[str, Any]:
             "requestor": False}
 
 
+# the same caller's agents are built once: events share them (they are serialised, never changed)
+@lru_cache(maxsize=4096)
 def _agents(principal: Principal, network_address: str | None, server_name: str) -> list[dict[str, Any]]:
     person = principal.role != "system"
     agents = []
@@ -110,9 +114,22 @@ def _agents(principal: Principal, network_address: str | None, server_name: str)
 
 
 def _patient_entities(patients: Iterable[str]) -> list[dict[str, Any]]:
-    return [{"what": {"reference": p if "/" in p else f"Patient/{p}"},
-             "type": _coding(ENTITY_TYPE, "1", "Person"), "role": _coding(OBJECT_ROLE, "1", "Patient")}
+    return [{"what": {"reference": p if "/" in p else f"Patient/{p}"}, "type": _PERSON, "role": _PATIENT}
             for p in dict.fromkeys(patients)]
+
+
+@lru_cache(maxsize=64)
+def _interaction_coding(code: str) -> dict[str, str]:
+    return _coding(INTERACTION, code)
+
+
+# codings every event repeats, shared as `_agents`' are
+_REST = _coding(EVENT_TYPE, "rest", "Restful Operation")
+_SYSTEM_OBJECT = _coding(ENTITY_TYPE, "2", "System Object")
+_DOMAIN_RESOURCE = _coding(OBJECT_ROLE, "4", "Domain Resource")
+_QUERY = _coding(OBJECT_ROLE, "24", "Query")
+_PERSON = _coding(ENTITY_TYPE, "1", "Person")
+_PATIENT = _coding(OBJECT_ROLE, "1", "Patient")
 
 
 def rest_event(principal: Principal, *, interaction: str, res_type: str | None = None, res_id: str | None = None,
@@ -121,12 +138,12 @@ def rest_event(principal: Principal, *, interaction: str, res_type: str | None =
                network_address: str | None = None, server_name: str = "fhir-server",
                recorded: str | None = None) -> dict[str, Any]:
     """A FHIR interaction: read, vread, history, search, create, update, patch, delete, an operation."""
-    subtype = [_coding(INTERACTION, _SUBTYPE_OF.get(interaction, interaction))]
+    subtype = [_interaction_coding(_SUBTYPE_OF.get(interaction, interaction))]
     if operation:
         subtype.append({"code": operation, "display": operation})
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "type": _coding(EVENT_TYPE, "rest", "Restful Operation"),
+        "type": _REST,
         "subtype": subtype,
         "action": ACTION_OF.get(interaction, "E"),
         "recorded": recorded or _now(),
@@ -139,10 +156,9 @@ def rest_event(principal: Principal, *, interaction: str, res_type: str | None =
     entities: list[dict[str, Any]] = []
     if res_type and res_id:
         path = f"{res_type}/{res_id}" + (f"/_history/{version_id}" if version_id is not None else "")
-        entities.append({"what": {"reference": path}, "type": _coding(ENTITY_TYPE, "2", "System Object"),
-                         "role": _coding(OBJECT_ROLE, "4", "Domain Resource")})
+        entities.append({"what": {"reference": path}, "type": _SYSTEM_OBJECT, "role": _DOMAIN_RESOURCE})
     if query is not None:
-        entities.append({"type": _coding(ENTITY_TYPE, "2", "System Object"), "role": _coding(OBJECT_ROLE, "24", "Query"),
+        entities.append({"type": _SYSTEM_OBJECT, "role": _QUERY,
                          "query": base64.b64encode(query.encode()).decode(),
                          **({"description": res_type} if res_type else {})})
     patient_ids = list(patients) or ([principal.patient] if principal.patient else [])

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fhir_server.auth.compartment import compartment_params, is_shared_type
@@ -111,8 +112,11 @@ def _usable(principal: Principal, scope: ClinicalScope) -> bool:
     return scope.level == "user" or bool(principal.patient)
 
 
+@lru_cache(maxsize=8192)
 def _grants(principal: Principal, interaction: str, res_type: str | None, *, operation: str | None = None,
             instance: bool = False) -> tuple[ClinicalScope, ...]:
+    """The grants of `principal` allowing the interaction (cached: a token asks the same many times;
+    a refusal is not cached and raises again)."""
     permission = _permission(interaction, operation, instance)
     _check_role(principal, interaction, res_type, permission, operation)
     scopes = scope_set(principal.scopes)

@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
@@ -64,6 +65,9 @@ class TokenClaims:
     tenure_end: int | None = None
 
     def principal(self) -> Principal:
+        return _principal_of(self)
+
+    def _principal(self) -> Principal:
         return Principal(subject=self.subject, role=self.role, scopes=frozenset(self.scope.split()),
                          client_id=self.client_id, fhir_user=self.fhir_user, patient=self.patient,
                          encounter=self.encounter)
@@ -87,6 +91,12 @@ class TokenClaims:
                        claims.get("encounter"), claims.get("tenure_end"))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidToken("the token lacks required claims") from exc
+
+
+@lru_cache(maxsize=4096)
+def _principal_of(claims: TokenClaims) -> Principal:
+    """One Principal per token (tokens are reused for many requests)."""
+    return claims._principal()
 
 
 def _b64decode(part: str) -> bytes:

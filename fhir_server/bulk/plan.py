@@ -31,6 +31,7 @@ from fhir_server.bulk.request import ExportRequest, compartment_types
 from fhir_server.db.tables import resources, search_reference
 from fhir_server.errors import BadRequest, Gone, NotFound
 from fhir_server.search import ResultParams, SearchRegistry, compile_query, parse_query
+from fhir_server.search.code_sets import CodeSets, resolve_codes
 from fhir_server.storage.repository import ResourceStore, Tx
 from resources import fhir_json
 
@@ -48,9 +49,11 @@ class TypePlan:
 
 
 class ExportPlanner:
-    def __init__(self, store: ResourceStore, registry: SearchRegistry) -> None:
+    def __init__(self, store: ResourceStore, registry: SearchRegistry, codes: CodeSets | None = None) -> None:
         self.store = store
         self.registry = registry
+        # the terminology, settable once it exists: `:in`, `:not-in`, `:above`, `:below` in filters
+        self.codes = codes
 
     # -- the types -----------------------------------------------------------------------------
 
@@ -104,10 +107,14 @@ class ExportPlanner:
             members = members.where(ref.c.target_id.in_(patients))
         return [members]
 
+    def _query(self, res_type: str, text: str) -> Any:
+        """A `_typeFilter` or member-filter query, its terminology modifiers (`:in`, `:below`...) resolved."""
+        return resolve_codes(parse_query(self.registry, res_type, parse_qsl(text, keep_blank_values=True)), self.codes)
+
     def type_filter(self, res_type: str, queries: tuple[str, ...]) -> Select[Any]:
         selects = []
         for text in queries:
-            query = parse_query(self.registry, res_type, parse_qsl(text, keep_blank_values=True))
+            query = self._query(res_type, text)
             if query.result != ResultParams():
                 raise BadRequest(f"_typeFilter '{res_type}?{text}' may hold search criteria only")
             selects.append(compile_query(query))
@@ -177,6 +184,6 @@ class ExportPlanner:
         r = resources
         members = select(r.c.res_id).where(r.c.res_type == "Patient", r.c.deleted.is_(false()))
         for text in queries:
-            query = parse_query(self.registry, "Patient", parse_qsl(text, keep_blank_values=True))
+            query = self._query("Patient", text)
             members = members.where(r.c.pk.in_(compile_query(query)))
         return members

@@ -27,8 +27,10 @@ def worker(slots: int) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, job_worker.stop)
+        woken = ("by PostgreSQL NOTIFY at each commit" if runtime.jobs.wakeups.in_database
+                 else "only by jobs queued in this process (SQLite); others at the next poll")
         click.echo(f"worker {job_worker.worker_id} running job kinds: "
-                   f"{', '.join(sorted(job_worker.handlers)) or 'none registered'}", err=True)
+                   f"{', '.join(sorted(job_worker.handlers)) or 'none registered'}; woken {woken}", err=True)
         try:
             await job_worker.run()
         finally:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for a million-row store.
@@ -50,7 +51,9 @@ resources = Table(
     Index(None, "res_type", "last_updated"),
     # the live resources of a type in pk order without touching the bodies (index-only on PostgreSQL):
     # first pages, counts and `pk IN (...)` joins of searches
-    Index("ix_resources_res_type_pk", "res_type", "pk", postgresql_include=["deleted"]),
+    Index("ix_resources_res_type_pk", "res_type", "pk", postgresql_include=["deleted", "res_id"]),
+    # the few deleted resources of a type, which a count taken from index rows subtracts
+    Index("ix_resources_deleted", "res_type", "pk", postgresql_where=text("deleted"), sqlite_where=text("deleted")),
     # type + id -> pk without reading the row (chains, `_has`); SQLite's unique index serves already
     Index("ix_resources_res_type_res_id_pk", "res_type", "res_id", postgresql_include=["pk", "deleted"]).ddl_if(
         dialect="postgresql"),

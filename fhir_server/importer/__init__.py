@@ -3,6 +3,9 @@ atomically with their checkpoints (`fhir-server import`, `fhir-server demo`, `PO
 
     sources = find_sources(["export/"])
     report = await Importer(resources, Positions(store), ctx, batch_size=1000).run(sources)
+
+The writes carry `RequestContext.bulk_load`, so change subscribers that do follow-up work per resource
+(the AI pipeline) can tell a bulk load from clinical writes.
 """
 
 from fhir_server.importer.loader import Importer, ImportReport

@@ -2,9 +2,11 @@
 
 Files are read as a stream of records, staged in batches (validated, stamped, serialised and indexed,
 in worker processes when there are any) and written one batch per transaction: many resources per
-transaction, one multi-row statement per table. The batch's checkpoint — the byte offset and number
-of its last record — is written in the same transaction, so an interrupted load resumes exactly after
-the last committed batch, and a file already loaded is skipped. Rejected records are reported (file,
+transaction, one multi-row statement per table — on PostgreSQL one COPY per table for the resources
+that are new (`bulk_writer`), their index rows encoded by the staging workers. The batch's
+checkpoint — the byte offset and number of its last record — is written in the same transaction, so
+an interrupted load resumes exactly after the last committed batch, and a file already loaded is
+skipped. Rejected records are reported (file,
 record number, OperationOutcome) and the load goes on.
 
 While batch n is being written, the next batches are being staged: memory holds a bounded number of
@@ -19,13 +21,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
 import orjson
 
 from fhir_server.context import RequestContext
+from fhir_server.importer.bulk_writer import BulkWriter
 from fhir_server.importer.bundle_stream import BundleScan, scan_bundle
 from fhir_server.importer.sources import BUNDLE, NDJSON, Record, Source, fingerprint, read_records
 from fhir_server.importer.staging import StagedRecord, Stager, bundle_identity
@@ -81,12 +84,14 @@ class Importer:
         many processes it runs, so that many batches (plus one) are staged ahead."""
         self.resources = resources
         self.positions = positions
-        self.ctx = ctx
+        self.ctx = replace(ctx, bulk_load=True)  # change subscribers see a bulk load, not a clinical write
         self.batch_size = batch_size
         self.executor = executor
         self.ahead = max(1, workers) + 1
         self.scope = scope
         self.stager = Stager(resources.validator, resources.indexer)
+        # PostgreSQL: new resources go in by COPY (`bulk_writer`); SQLite: all through `write_records`
+        self.bulk = None if resources.store.is_sqlite else BulkWriter(resources)
 
     async def run(self, sources: Iterable[Source], *, restart: bool = False, on_progress: OnProgress | None = None,
                   on_reject: OnReject | None = None) -> ImportReport:
@@ -153,12 +158,14 @@ class Importer:
         return NDJSON, None, iter([Record(1, source.size, source.path.read_bytes())])
 
     def _stage(self, kind: str, chunk: list[Record], urls: dict[str, str] | None) -> Awaitable[list[StagedRecord]]:
+        return asyncio.ensure_future(self._staged(kind, chunk, urls))
+
+    async def _staged(self, kind: str, chunk: list[Record], urls: dict[str, str] | None) -> list[StagedRecord]:
+        pks = await self.bulk.reserve_pks(len(chunk)) if self.bulk is not None else None
         if self.executor is None:
-            future: asyncio.Future[list[StagedRecord]] = asyncio.get_running_loop().create_future()
-            future.set_result(self.stager.stage(kind, chunk, urls))
-            return future
+            return self.stager.stage(kind, chunk, urls, pks=pks)
         raw = [(record.number, record.end, record.data) for record in chunk]
-        return asyncio.get_running_loop().run_in_executor(self.executor, stage_in_worker, kind, raw, urls)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, stage_in_worker, kind, raw, urls, pks)
 
     async def _commit(self, source: Source, staged: list[StagedRecord], digest: int, position: int,
                       report: ImportReport, progress: OnProgress, reject: OnReject) -> int:
@@ -169,7 +176,10 @@ class Importer:
         last = staged[-1]
 
         async def work(tx: Tx) -> BatchOutcome:
-            outcome = await write_records(self.resources, tx, self.ctx, staged)
+            if self.bulk is not None:
+                outcome = await self.bulk.write(tx, self.ctx, staged)
+            else:
+                outcome = await write_records(self.resources, tx, self.ctx, staged)
             await self._checkpoint(tx, source, digest, last.end, last.number)
             return outcome
 

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, Forbidden, Issue, NotFound, operation_outcome
+from fhir_server.importer.bulk_writer import BulkWriter
 from fhir_server.importer.sources import NDJSON, Record, Source, read_records
 from fhir_server.importer.staging import StagedRecord, Stager
 from fhir_server.importer.writer import write_records
@@ -63,6 +64,7 @@ class ImportOperation:
         self.root = root
         self.batch_size = batch_size
         self.stager = Stager(resources.validator, resources.indexer)
+        self.bulk = None if resources.store.is_sqlite else BulkWriter(resources)
 
     # -- kick-off ------------------------------------------------------------------------------
 
@@ -170,8 +172,12 @@ class ImportOperation:
         inputs = payload["inputs"]
         item = inputs[payload["file"]]
         source, records = await asyncio.to_thread(self._read_batch, item, payload["offset"], payload["number"])
-        staged = [self._of_type(record, item.get("type")) for record in self.stager.stage(NDJSON, records)]
-        outcome = await write_records(self.resources, tx, self._ctx(payload), staged)
+        pks = await self.bulk.reserve_pks(len(records), tx) if self.bulk is not None else None
+        staged = [self._of_type(record, item.get("type")) for record in self.stager.stage(NDJSON, records, pks=pks)]
+        if self.bulk is not None:
+            outcome = await self.bulk.write(tx, self._ctx(payload), staged)
+        else:
+            outcome = await write_records(self.resources, tx, self._ctx(payload), staged)
         rejects = [(record.number, record.outcome) for record in staged if record.outcome is not None]
         rejects.extend(outcome.rejected)
         for number, rejected in rejects:
@@ -224,7 +230,7 @@ class ImportOperation:
         from fhir_server.context import Principal
 
         principal = Principal(subject="$import", role="system", scopes=frozenset({"system/*.write"}), unrestricted=True)
-        return RequestContext(principal, payload["request"].rsplit("/$import", 1)[0])
+        return RequestContext(principal, payload["request"].rsplit("/$import", 1)[0], bulk_load=True)
 
     @staticmethod
     def _result(payload: dict[str, Any]) -> dict[str, Any]:

@@ -7,16 +7,20 @@ processes while the main process writes the previous batch. It uses the service 
 A resource with an id is written with PUT (update-as-create: its id is kept); one without is
 created with a new id. In a Bundle file an entry whose `fullUrl` is `urn:uuid:<uuid>` and whose
 resource has no id keeps that uuid as its id, and references to the fullUrl are rewritten.
+
+Given primary keys reserved for the batch (PostgreSQL), each record's index rows are also encoded
+for COPY here (`copy_rows`), in case it turns out to be a new resource (`bulk_writer`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fhir_server.errors import BadRequest, FhirError, Issue, operation_outcome
+from fhir_server.importer.copy_rows import encode_index
 from fhir_server.importer.sources import BUNDLE, Record
 from fhir_server.services.bundle_references import Identities
 from fhir_server.services.ports import Indexer, Validator
@@ -32,7 +36,10 @@ __all__ = ["StagedRecord", "Stager", "bundle_identity"]
 
 @dataclass(frozen=True, slots=True)
 class StagedRecord:
-    """One record, ready to write (`staged` set) or rejected (`outcome`: an OperationOutcome)."""
+    """One record, ready to write (`staged` set) or rejected (`outcome`: an OperationOutcome).
+
+    `pk` and `index_rows`: the primary key reserved for it and its index rows encoded for COPY with
+    that key (`copy_rows.encode_index`); `staged.index` is then left empty when staged in a worker."""
 
     number: int
     end: int
@@ -40,6 +47,8 @@ class StagedRecord:
     staged: Staged | None = None
     put: bool = False
     outcome: dict[str, Any] | None = None
+    pk: int | None = None
+    index_rows: dict[str, bytes] | None = None
 
 
 def _reject(record: Record, error: FhirError | Exception) -> StagedRecord:
@@ -78,22 +87,37 @@ class Stager:
         self.indexer = indexer
 
     def stage(self, kind: str, records: Sequence[Record], urls: Mapping[str, str] | None = None,
-              *, keep_dicts: bool = True) -> list[StagedRecord]:
+              *, keep_dicts: bool = True, pks: Sequence[int] | None = None) -> list[StagedRecord]:
         """Stage every record; a bad one is rejected with its OperationOutcome, never raised.
-        `keep_dicts=False` drops the stamped dicts (what crosses a process boundary is bytes)."""
+        `keep_dicts=False` drops the stamped dicts (what crosses a process boundary is bytes).
+        `pks`: one reserved primary key per record, for the COPY encoding of its index rows."""
+        if pks is not None and len(pks) < len(records):
+            raise ValueError(f"{len(pks)} primary keys for {len(records)} records")
         identities = None
         if urls:
             identities = Identities()
             identities.urls.update(urls)
         out = []
-        for record in records:
+        for n, record in enumerate(records):
             try:
-                out.append(self._one(kind, record, identities, keep_dicts))
+                if pks is None:
+                    out.append(self._one(kind, record, identities, keep_dicts))
+                else:
+                    out.append(self._encoded(self._one(kind, record, identities, True), pks[n], keep_dicts))
             except (FhirError, FhirJsonError) as exc:
                 out.append(_reject(record, exc if isinstance(exc, FhirError) else BadRequest(str(exc), code="structure")))
             except Exception as exc:  # a record must never stop the load
                 out.append(_reject(record, exc))
         return out
+
+    @staticmethod
+    def _encoded(record: StagedRecord, pk: int, keep_dicts: bool) -> StagedRecord:
+        staged = record.staged
+        assert staged is not None and record.res_type is not None
+        index_rows = encode_index(record.res_type, pk, staged.index)
+        if not keep_dicts:
+            staged = Staged(staged.res_id, staged.version_id, staged.last_updated, staged.body, {})  # encoded now
+        return replace(record, staged=staged, pk=pk, index_rows=index_rows)
 
     def _one(self, kind: str, record: Record, identities: Identities | None, keep_dicts: bool) -> StagedRecord:
         resource = fhir_json.loads(record.data)

@@ -21,10 +21,11 @@ __all__ = ["stage_in_worker", "staging_pool"]
 _stager: Stager | None = None
 
 
-def stage_in_worker(kind: str, raw: list[tuple[int, int, bytes]], urls: dict[str, str] | None) -> list[StagedRecord]:
+def stage_in_worker(kind: str, raw: list[tuple[int, int, bytes]], urls: dict[str, str] | None,
+                    pks: list[int] | None = None) -> list[StagedRecord]:
     if _stager is None:
         raise RuntimeError("staging_pool() sets the stager up before the workers fork")
-    return _stager.stage(kind, [Record(*item) for item in raw], urls, keep_dicts=False)
+    return _stager.stage(kind, [Record(*item) for item in raw], urls, keep_dicts=False, pks=pks)
 
 
 def staging_pool(workers: int, stager: Stager) -> ProcessPoolExecutor | None:

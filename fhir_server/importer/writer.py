@@ -36,7 +36,11 @@ class BatchOutcome:
 
 def _op(record: StagedRecord) -> WriteOp:
     assert record.staged is not None and record.res_type is not None
-    prepared = Prepared(record.res_type, None, [], record.staged)
+    if record.index_rows is not None and not record.staged.index:
+        # its index rows went out encoded for COPY (`copy_rows`): the write path stages it again
+        prepared = Prepared(record.res_type, record.staged.resource(), [], None)
+    else:
+        prepared = Prepared(record.res_type, None, [], record.staged)
     return Put(prepared, record.staged.res_id) if record.put else Create(prepared, record.staged.res_id)
 
 

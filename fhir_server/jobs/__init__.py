@@ -1,6 +1,8 @@
 """Background jobs: a durable queue in the database and the worker that runs them."""
 
 from fhir_server.jobs.queue import DONE, FAILED, QUEUED, RUNNING, Job, JobQueue
-from fhir_server.jobs.worker import Handler, PermanentJobError, Worker
+from fhir_server.jobs.wakeup import Wakeups
+from fhir_server.jobs.worker import Handler, PermanentJobError, PreparingHandler, Worker
 
-__all__ = ["Job", "JobQueue", "Worker", "Handler", "PermanentJobError", "QUEUED", "RUNNING", "DONE", "FAILED"]
+__all__ = ["Job", "JobQueue", "Worker", "Handler", "PreparingHandler", "PermanentJobError", "Wakeups",
+           "QUEUED", "RUNNING", "DONE", "FAILED"]

@@ -2,9 +2,11 @@
 transaction as the write that causes it, so it exists if and only if that write committed).
 
 Workers claim jobs with a lease: PostgreSQL uses `FOR UPDATE SKIP LOCKED` so many workers never
-block each other; SQLite's write transactions already run one at a time. A job whose worker died
-is claimed again once its lease runs out, so jobs survive restarts; a failing job is retried with
-backoff until `max_attempts`, then left `failed` with its error for an operator.
+block each other; SQLite's write transactions already run one at a time. A queued job wakes the
+workers that run its kind when its transaction commits (`wakeup`), without waiting for their next
+poll. A job whose worker died is claimed again once its lease runs out, so jobs survive restarts; a
+failing job is retried with backoff until `max_attempts`, then left `failed` with its error for an
+operator.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from fhir_server.jobs.wakeup import Wakeups
 from fhir_server.storage.driver import ConcurrentWrite
 from fhir_server.storage.instants import now_micros
 from fhir_server.storage.repository import ResourceStore, Tx
@@ -35,7 +38,7 @@ _FINISH = ("UPDATE jobs SET status = $1, result = $2, locked_by = NULL, locked_u
            "WHERE pk = $4 AND locked_by = $5")
 _RETRY = ("UPDATE jobs SET status = 'queued', result = $1, run_after = $2, locked_by = NULL, locked_until = NULL, "
           "updated_at = $3 WHERE pk = $4 AND locked_by = $5")
-_EXTEND = "UPDATE jobs SET locked_until = $1 WHERE pk = $2 AND locked_by = $3"
+_EXTEND = "UPDATE jobs SET locked_until = $1 WHERE pk = $2 AND locked_by = $3 AND status = 'running' RETURNING pk"
 
 
 def _claim_sqlite(kinds: int) -> str:
@@ -60,6 +63,7 @@ class JobQueue:
         self.store = store
         self.lease = int(lease_seconds * SECOND)
         self.max_attempts = max_attempts
+        self.wakeups = Wakeups(store)
 
     async def enqueue(self, tx: Tx, kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None,
                       delay_seconds: float = 0) -> int | None:
@@ -70,8 +74,11 @@ class JobQueue:
             existing = await tx.db.fetchval("SELECT pk FROM jobs WHERE dedupe_key = $1", dedupe_key)
             if existing is not None:
                 return None
-        return await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now + int(delay_seconds * SECOND),
-                                    dedupe_key, now)
+        pk = await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now + int(delay_seconds * SECOND),
+                                  dedupe_key, now)
+        if delay_seconds <= 0:
+            tx.on_commit(f"wake:{kind}", self.wakeups.committed(kind))
+        return pk
 
     async def claim(self, worker_id: str, kinds: list[str]) -> Job | None:
         """Take the next runnable job of one of `kinds`, leased to `worker_id`; None when there is none."""
@@ -91,9 +98,10 @@ class JobQueue:
         pk, kind, payload, attempts = row
         return Job(pk, kind, orjson.loads(payload), attempts)
 
-    async def extend(self, job: Job, worker_id: str) -> None:
+    async def extend(self, job: Job, worker_id: str) -> bool:
+        """Renew the job's lease; False when `worker_id` no longer holds it."""
         async with self.store.write() as tx:
-            await tx.db.execute(_EXTEND, now_micros() + self.lease, job.pk, worker_id)
+            return await tx.db.fetchval(_EXTEND, now_micros() + self.lease, job.pk, worker_id) is not None
 
     async def complete(self, job: Job, worker_id: str, result: dict[str, Any], tx: Tx | None = None) -> None:
         """Mark the job done; pass the handler's `tx` so its writes and the completion commit together."""

@@ -1,9 +1,14 @@
 """The job worker: claims jobs of the kinds it has handlers for and runs them, one at a time per slot.
 
 A handler is `async (job, tx) -> result dict`, run inside a write transaction that also marks the
-job done, so its effects and its completion commit together. A handler raises `PermanentJobError`
-for input that will never succeed (the job fails at once with that reason) and anything else for
-transient trouble (the job is retried with backoff).
+job done, so its effects and its completion commit together. A handler with slow work that writes
+nothing (reading a document with OCR) is a `PreparingHandler`: its `prepare(job)` runs first, outside
+any transaction, with the job's lease renewed meanwhile, and its `write(job, tx, prepared)` then runs
+in the transaction. So no slow step holds SQLite's one writer lock or a PostgreSQL transaction open.
+A handler raises `PermanentJobError` for input that will never succeed (the job fails at once with
+that reason) and anything else for transient trouble (the job is retried with backoff).
+
+A slot waits for work until a queued job wakes it (`wakeup`) or its poll comes round.
 """
 
 from __future__ import annotations
@@ -13,17 +18,28 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fhir_server.jobs.queue import Job, JobQueue
+from fhir_server.jobs.queue import SECOND, Job, JobQueue
 from fhir_server.storage.repository import Tx
 
-__all__ = ["Handler", "Worker", "PermanentJobError"]
+__all__ = ["Handler", "PreparingHandler", "Worker", "PermanentJobError"]
 
 log = logging.getLogger("fhir_server.worker")
 
-Handler = Callable[[Job, Tx], Awaitable[dict[str, Any]]]
+
+@dataclass(frozen=True, slots=True)
+class PreparingHandler:
+    """A handler in two steps: `prepare` outside any transaction, `write` in the job's transaction
+    with what `prepare` returned."""
+
+    prepare: Callable[[Job], Awaitable[Any]]
+    write: Callable[[Job, Tx, Any], Awaitable[dict[str, Any]]]
+
+
+Handler = Callable[[Job, Tx], Awaitable[dict[str, Any]]] | PreparingHandler
 
 
 class PermanentJobError(Exception):
@@ -42,7 +58,7 @@ class Worker:
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
-        """Look for work now instead of at the next poll (called when a job was just enqueued)."""
+        """Look for work now instead of at the next poll (the queue's wake-ups do this by themselves)."""
         self._wake.set()
 
     def stop(self) -> None:
@@ -50,7 +66,8 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
-        await asyncio.gather(*(self._slot(n) for n in range(self.slots)))
+        async with self.queue.wakeups.listening(self.handlers, self._wake):
+            await asyncio.gather(*(self._slot(n) for n in range(self.slots)))
 
     async def run_until_idle(self) -> int:
         """Run jobs until none is runnable; returns how many ran (for tests and one-shot use)."""
@@ -68,24 +85,55 @@ class Worker:
 
     async def _slot(self, number: int) -> None:
         while not self._stopping.is_set():
+            # cleared before the claim, not after it: a wake-up during the claim is not lost
+            self._wake.clear()
             try:
                 if await self.run_one():
                     continue
             except Exception:  # the database went away for a moment: log, wait, go on
                 log.exception("worker slot %d could not claim a job", number)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
     async def _execute(self, job: Job) -> None:
         handler = self.handlers[job.kind]
         try:
-            async with self.queue.store.write() as tx:
-                result = await handler(job, tx)
-                await self.queue.complete(job, self.worker_id, result, tx)
+            if isinstance(handler, PreparingHandler):
+                async with self._lease_renewed(job):
+                    prepared = await handler.prepare(job)
+                async with self.queue.store.write() as tx:
+                    result = await handler.write(job, tx, prepared)
+                    await self.queue.complete(job, self.worker_id, result, tx)
+            else:
+                async with self.queue.store.write() as tx:
+                    result = await handler(job, tx)
+                    await self.queue.complete(job, self.worker_id, result, tx)
         except PermanentJobError as exc:
             await self.queue.fail(job, self.worker_id, str(exc), retry=False)
             log.warning("job %s (%s) failed for good: %s", job.pk, job.kind, exc)
         except Exception as exc:
             outcome = await self.queue.fail(job, self.worker_id, f"{type(exc).__name__}: {exc}")
             log.exception("job %s (%s) failed (attempt %d), now %s", job.pk, job.kind, job.attempts, outcome)
+
+    @contextlib.asynccontextmanager
+    async def _lease_renewed(self, job: Job) -> AsyncIterator[None]:
+        """Renew the job's lease every third of it while the block runs, so a long `prepare` is not
+        taken for a dead worker's."""
+        async def renew() -> None:
+            interval = self.queue.lease / SECOND / 3
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    if not await self.queue.extend(job, self.worker_id):
+                        log.warning("job %s (%s): lease lost while preparing", job.pk, job.kind)
+                        return
+                except Exception:  # the next renewal may get through; the lease has time left
+                    log.exception("job %s (%s): could not renew the lease", job.pk, job.kind)
+
+        renewing = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing

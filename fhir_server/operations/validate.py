@@ -1,14 +1,17 @@
 """`$validate` at type and instance level (https://hl7.org/fhir/R4/resource-operation-validate.html).
 
-Checks a resource against R4 (structure, cardinality, primitive formats, required bindings) without
-storing it. Modes: `create` (the default), `update` (the body's id must be the instance's) and
-`delete` (the instance must exist). Only the base profile of each type is known to this server yet.
+Checks a resource against R4 (structure, cardinality, primitive formats, required bindings, and the
+FHIRPath invariants) without storing it, and against the profiles it claims in `meta.profile` or the
+`profile` parameter names, when the server knows them (the base profiles and US Core 5.0.1, see
+`conformance.profiles`). Modes: `create` (the default), `update` (the body's id must be the
+instance's) and `delete` (the instance must exist).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from conformance import ResourceValidation
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, Issue, NotFound, operation_outcome
 from fhir_server.operations.registry import OperationCall, OperationResult
@@ -17,7 +20,6 @@ from fhir_server.services.resources import ResourceService
 
 __all__ = ["DEFINITION", "ValidateOperation"]
 
-BASE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 MODES = ("create", "update", "delete")
 
 DEFINITION: dict[str, Any] = {
@@ -39,16 +41,19 @@ DEFINITION: dict[str, Any] = {
         {"name": "mode", "use": "in", "min": 0, "max": "1", "type": "code",
          "documentation": "create | update | delete"},
         {"name": "profile", "use": "in", "min": 0, "max": "1", "type": "uri",
-         "documentation": "A profile to validate against; the base profile of the type is known"},
+         "documentation": "A profile to validate against: the base profile of the type, or a US Core 5.0.1 "
+                          "profile"},
         {"name": "return", "use": "out", "min": 1, "max": "1", "type": "OperationOutcome"},
     ],
 }
 
 
 class ValidateOperation:
-    def __init__(self, resources: ResourceService, validator: Validator) -> None:
+    def __init__(self, resources: ResourceService, validator: Validator,
+                 conformance: ResourceValidation | None = None) -> None:
         self.resources = resources
         self.validator = validator
+        self.conformance = conformance or ResourceValidation()
 
     async def __call__(self, ctx: RequestContext, call: OperationCall) -> OperationResult:
         mode = call.inputs.value("mode", "create" if call.level == "type" else "update")
@@ -61,9 +66,15 @@ class ValidateOperation:
             raise BadRequest("$validate needs a resource: the body, or a Parameters 'resource'", code="required")
         issues = self._check_target(call, resource, mode)
         profile = call.inputs.value("profile")
-        if profile is not None and profile != BASE_PROFILE + str(resource.get("resourceType")):
+        if profile is not None and not self.conformance.knows(profile, str(resource.get("resourceType"))):
             issues.append(Issue("not-supported", f"profile {profile} is not known to this server"))
-        issues += self.validator(resource)
+            profile = None
+        found = self.validator(resource)
+        issues += found
+        if not any(issue.severity in ("error", "fatal") for issue in found):
+            issues += [Issue(code=i.code, diagnostics=i.diagnostics, severity=i.severity,
+                             expression=(i.expression,) if i.expression else ())
+                       for i in self.conformance(resource, profile)]
         return self._outcome(issues)
 
     @staticmethod

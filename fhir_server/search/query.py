@@ -97,19 +97,27 @@ class Predicate:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """`ref[:Type].rest=...`: the reference points to a resource of one of the types matching `rest`."""
+    """`ref[:Type].rest=...`: the reference points to a resource of one of the types matching `rest`.
+
+    `many`: whether the chain leads to many reference rows, when the search service has counted
+    them (None: not known); the SQL compiler plans few rows and many differently."""
 
     param: SearchParam
     targets: tuple[tuple[str, Node], ...]
+    many: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Has:
-    """`_has:Type:ref:rest=...`: some `Type` resource refers here through `ref` and matches `rest`."""
+    """`_has:Type:ref:rest=...`: some `Type` resource refers here through `ref` and matches `rest`.
+
+    `many`: whether many `Type` resources match `rest`, when the search service has counted them
+    (None: not known); the SQL compiler plans few and many differently."""
 
     resource_type: str
     reference: SearchParam
     inner: Node
+    many: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

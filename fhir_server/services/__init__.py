@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fhir_server.operations.registry import OperationRegistry
@@ -23,3 +24,5 @@ class Services:
     search: SearchService
     bundles: BundleService
     operations: OperationRegistry
+    # the TerminologyCapabilities of `GET /metadata?mode=terminology`, for the terminology held now
+    terminology_capabilities: Callable[[], bytes] | None = None

@@ -68,9 +68,11 @@ class TransactionRun:
 
     def __init__(self, resources: ResourceService, ctx: RequestContext, entries: Sequence[BundleEntry],
                  prepared: dict[int, Prepared], *, search: BundleSearch | None, bind_full_urls: bool,
-                 assigned: dict[int, str] | None = None) -> None:
-        """`assigned`: ids chosen ahead for plain POST entries (their resources may be staged with them)."""
+                 assigned: dict[int, str] | None = None, keep_unchanged: bool = False) -> None:
+        """`assigned`: ids chosen ahead for plain POST entries (their resources may be staged with them).
+        `keep_unchanged`: PUT entries whose content is stored already make no new version (`Put`)."""
         self.resources = resources
+        self.keep_unchanged = keep_unchanged
         self.assigned = assigned or {}
         self.ctx = ctx
         self.entries = entries
@@ -114,8 +116,25 @@ class TransactionRun:
                 entry.index)
         self.claimed[key] = entry
 
+    def serialized_criteria(self) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+        """The criteria of the conditional creates and updates whose turn can be taken before the run:
+        those that name no resource of the Bundle (the others are known only as the run binds them)."""
+        full_urls = {entry.full_url for entry in self.entries if entry.full_url}
+        targets = []
+        for entry in self.entries:
+            if entry.method == "POST":
+                criteria = entry.if_none_exist
+            elif entry.method == "PUT" and entry.conditional:
+                criteria = entry.criteria
+            else:
+                continue
+            if criteria and not any(part in full_urls for _, value in criteria for part in value.split(",")):
+                targets.append((entry.res_type, criteria))
+        return targets
+
     async def _identities(self) -> None:
         tx, resources = self.tx, self.resources
+        await resources.serialize_many_in(tx, self.serialized_criteria())
         for entry in self.entries:
             with named(entry):
                 if (entry.method == "POST" and entry.if_none_exist) or entry.conditional:
@@ -181,7 +200,7 @@ class TransactionRun:
                 else:
                     prepared = await self._resolved(entry, self.prepared[entry.index])
                     ops.append(Create(prepared, res_id) if entry.method == "POST"
-                               else Put(prepared, res_id, entry.if_match))
+                               else Put(prepared, res_id, entry.if_match, self.keep_unchanged))
             owners.append(entry)
         results = await self._write(ops, owners)
         for entry, result in zip(owners, results, strict=True):

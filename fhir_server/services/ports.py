@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fhir_server.context import RequestContext
 from fhir_server.errors import Issue
 from fhir_server.storage.repository import Tx
 
@@ -36,13 +37,15 @@ class Matcher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One committed-to-be change of a resource: `resource` is the new version (None for a delete)."""
+    """One committed-to-be change of a resource: `resource` is the new version (None for a delete);
+    `context` is the writer's (who, and whether it is a bulk load)."""
 
     action: str  # create | update | delete
     res_type: str
     res_id: str
     version_id: int
     resource: dict[str, Any] | None
+    context: RequestContext | None = None
 
 
 class ChangeSubscriber(Protocol):

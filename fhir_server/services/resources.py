@@ -22,7 +22,7 @@ from fhir_server.services.access import AccessGuard, Written
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.patch import apply_patch
 from fhir_server.services.ports import Change, ChangeSubscriber, Indexer, Matcher, Validator
-from fhir_server.services.preparation import check_id, check_shape, check_valid
+from fhir_server.services.preparation import check_id, check_shape, check_valid, stamp
 from fhir_server.services.write_ops import (
     BatchWriteError,
     Create,
@@ -69,6 +69,16 @@ def _interaction(op: WriteOp, current: CurrentRow | None) -> str:
     return "patch" if isinstance(op, Patch) else "delete"
 
 
+def _unchanged(prepared: Prepared, current: CurrentRow) -> bool:
+    """Whether an update says exactly what the current version says, byte for byte once stamped with
+    that version's id and meta (see `Put.keep_unchanged`)."""
+    if current.deleted or current.body is None:
+        return False
+    stamped = stamp(prepared.content(), res_id=current.res_id, version_id=current.version_id,
+                    last_updated=current.last_updated)
+    return fhir_json.dumps(stamped) == current.body
+
+
 def _check_if_match(current: CurrentRow, if_match: int | None) -> None:
     if if_match is not None and (current.deleted or if_match != current.version_id):
         raise PreconditionFailed(
@@ -106,12 +116,14 @@ class ResourceService:
 
         return await self._with_retries(attempt)
 
-    def prepare(self, res_type: str, resource: Any) -> Prepared:
-        """Check a resource for shape and validity before any transaction opens."""
+    def prepare(self, res_type: str, resource: Any, *, validator: Validator | None = None) -> Prepared:
+        """Check a resource for shape and validity before any transaction opens; `validator` replaces
+        the service's own for a door that builds its resources itself (see `wiring.build_validator`)."""
         require_type(res_type)
-        return prepare(self.validator, res_type, resource)
+        return prepare(validator or self.validator, res_type, resource)
 
-    def prepare_update(self, res_type: str, res_id: str, resource: Any) -> Prepared:
+    def prepare_update(self, res_type: str, res_id: str, resource: Any, *,
+                       validator: Validator | None = None) -> Prepared:
         """As `prepare`, and the resource must carry the id of the URL it is PUT to."""
         require_type(res_type)
         check_id(res_id)
@@ -121,7 +133,7 @@ class ResourceService:
             raise BadRequest(f"the resource must carry id '{res_id}' to be updated at {res_type}/{res_id}")
         if body_id != res_id:
             raise BadRequest(f"the resource id '{body_id}' does not match the id '{res_id}' in the URL")
-        return Prepared(res_type, resource, check_valid(self.validator, resource))
+        return Prepared(res_type, resource, check_valid(validator or self.validator, resource))
 
     def stage(self, resource: dict[str, Any], res_id: str, version_id: int = 1) -> Staged:
         return stage(self.indexer, resource, res_id, version_id)
@@ -346,8 +358,10 @@ class ResourceService:
         restricted = not ctx.principal.unrestricted
         currents = await self.batch.current_many(
             tx, [key for op, key in zip(ops, keys, strict=True) if not isinstance(op, Create)],
-            for_update=True, bodies=any(isinstance(op, Patch) for op in ops) or self._stored_content_matters(ctx, ops))
+            for_update=True, bodies=any(isinstance(op, Patch) or (isinstance(op, Put) and op.keep_unchanged) for op in ops)
+            or self._stored_content_matters(ctx, ops))
         versions: list[NewVersion] = []
+        kept: list[ResourceVersion] = []  # updates that changed nothing: no new version, still audited
         results: list[WriteResult] = []
         staged_of: list[Staged | None] = []
         for position, (op, key) in enumerate(zip(ops, keys, strict=True)):
@@ -357,23 +371,27 @@ class ResourceService:
                 self.access.check_protected(ctx, interaction, op.res_type, op.res_id)
                 self.access.check(ctx, interaction, op.res_type, instance=True, res_id=op.res_id)
                 version, result, staged = self._next_version(op, current)
-                if version is not None and restricted and self.access.content_matters(ctx, interaction, op.res_type):
+                unchanged = isinstance(op, Put) and not result.changed
+                if (version is not None or unchanged) and restricted and \
+                        self.access.content_matters(ctx, interaction, op.res_type):
                     await self._check_write(ctx, interaction, staged, current)
             except FhirError as exc:
                 raise BatchWriteError(position, exc) from exc
             if version is not None:
                 versions.append(version)
                 staged_of.append(staged)
+            elif unchanged and result.version is not None:
+                kept.append(result.version)
             results.append(result)
         await self.batch.write(tx, versions)
         await self.access.record_writes(tx, ctx, [
             Written(_INTERACTION_OF_METHOD.get(v.method, v.action), v.res_type, v.res_id, v.version_id,
                     v.body if isinstance(v.body, bytes) else None)
-            for v in versions])
+            for v in versions] + [Written("update", v.res_type, v.res_id, v.version_id, v.body) for v in kept])
         if self.subscribers:
             for version, staged in zip(versions, staged_of, strict=True):
                 change = Change(version.action, version.res_type, version.res_id, version.version_id,
-                                staged.resource() if staged is not None else None)
+                                staged.resource() if staged is not None else None, ctx)
                 for subscriber in self.subscribers:
                     await subscriber(tx, change)
         return results
@@ -411,6 +429,8 @@ class ResourceService:
                     raise PreconditionFailed(f"{op.res_type}/{op.res_id} does not exist, so If-Match cannot hold")
                 return self._written(op.res_type, op.prepared, op.res_id, None, "PUT", created=True)
             _check_if_match(current, op.if_match)
+            if op.keep_unchanged and _unchanged(op.prepared, current):
+                return None, WriteResult(_version(current), changed=False, issues=op.prepared.issues), None
             return self._written(op.res_type, op.prepared, op.res_id, current, "PUT", created=current.deleted)
         if isinstance(op, Patch):
             if current is None:
@@ -463,10 +483,25 @@ class ResourceService:
         Without this two transactions could both see no match and both create. SQLite needs nothing:
         its write transactions already run one at a time.
         """
+        await self.serialize_many_in(tx, [(res_type, criteria)])
+
+    async def serialize_many_in(self, tx: Tx, targets: Sequence[tuple[str, Criteria]]) -> None:
+        """`_serialize_on` for several criteria at once, in one round trip: a transaction that knows its
+        conditional writes ahead (a Bundle's, or a group of HL7 messages') takes their turns together.
+        Keys are taken in sorted order, so two such transactions cannot deadlock on each other."""
         if self.store.is_sqlite:
             return
-        key = res_type + "?" + "&".join(f"{name}={value}" for name, value in sorted(criteria))
-        await tx.db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+        keys = sorted({res_type + "?" + "&".join(f"{name}={value}" for name, value in sorted(criteria))
+                       for res_type, criteria in targets} - tx.locked)
+        if not keys:
+            return
+        if len(keys) == 1:
+            await tx.db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", keys[0])
+        else:
+            # a function scan yields the array in its order: the locks are taken in sorted order
+            await tx.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key",
+                                keys)
+        tx.locked.update(keys)
 
     @staticmethod
     async def _with_retries(attempt: Callable[[], Awaitable[T]]) -> T:

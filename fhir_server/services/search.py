@@ -40,6 +40,7 @@ from fhir_server.search.sql.compile import compile_query, compile_total
 from fhir_server.search.sql.includes import compile_include, compile_revinclude
 from fhir_server.search.sql.paging import Page, compile_page
 from fhir_server.search.sql.render import Renderer
+from fhir_server.search.sql.sizes import Sizes
 from fhir_server.services.access import AccessGuard, fail_closed_guard, patients_in
 from fhir_server.services.resources import require_type
 from fhir_server.services.search_bundle import Links, page_url, searchset, shaping
@@ -82,6 +83,7 @@ class SearchService:
         self.default_count = default_count
         self.max_count = max_count
         self.render = Renderer(store.engine.dialect)
+        self.sizes = Sizes()
 
     # -- parsing ---------------------------------------------------------------------------------
 
@@ -130,15 +132,16 @@ class SearchService:
                         severity="warning") for name in query.ignored]
         if count_only:
             async with self._connection(consistent=False) as db:
-                total = await self._count(db, query)
+                total = await self._count(db, await self.sized(db, query))
             self.access.read(ctx, "search-type" if query.types is None else "search-system", request.res_type,
                              query=page_url(ctx, path, used, None))
             return searchset(ctx, matches=[], included=[], total=total, links=Links(page_url(ctx, path, used, None)),
                              shape=None, issues=issues)
-        page_query = compile_page(query, default_count=self.default_count, max_count=self.max_count)
         # one statement is its own snapshot; includes and counts read in one transaction with the page
         consistent = bool(result.include or result.revinclude) or result.total in ("accurate", "estimate")
         async with self._connection(consistent=consistent) as db:
+            query = await self.sized(db, query)
+            page_query = compile_page(query, default_count=self.default_count, max_count=self.max_count)
             rows = await self._fetch(db, page_query.with_resources())
             if page_query.tail is not None and len(rows) <= page_query.count:
                 rows += await self._fetch(db, page_query.with_resources(page_query.tail))
@@ -234,6 +237,13 @@ class SearchService:
                             resources.c.last_updated, resources.c.body)
                      .where(resources.c.pk.in_(pks), resources.c.deleted.is_(false())).order_by(resources.c.pk))
         return [self._row(*row) for row in await self._fetch(db, statement)]
+
+    async def sized(self, db: Driver, query: ParsedQuery) -> ParsedQuery:
+        """The query with its chains and `_has` marked as leading to small sets or large (`sql.sizes`),
+        which PostgreSQL plans differently; SQLite plans both well unaided."""
+        if self.store.is_sqlite:
+            return query
+        return await self.sizes.sized(query, lambda statement: self._fetch(db, statement))
 
     # -- totals ----------------------------------------------------------------------------------
 

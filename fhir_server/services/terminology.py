@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any
 
+from conformance import terminology_capabilities
 from fhir_server.context import RequestContext
 from fhir_server.errors import FhirError
 from fhir_server.operations.registry import OperationCall, OperationRegistry, OperationResult
@@ -93,6 +94,25 @@ class TerminologyService:
         if above:
             return self.terminology.ancestors(system, code)
         return self.terminology.descendants(system, code)
+
+    def capabilities(self, *, software_name: str, software_version: str, implementation_url: str | None = None) -> bytes:
+        """The TerminologyCapabilities statement of the content held now (stored resources included),
+        cached by the terminology store until its next write."""
+        return self.terminology.memo(
+            ("terminology-capabilities", software_name, software_version, implementation_url),
+            lambda: fhir_json.dumps(terminology_capabilities(
+                self.terminology, software_name=software_name, software_version=software_version,
+                implementation_url=implementation_url)))
+
+    def value_set_member(self, value_set: str, system: str | None, code: str) -> bool | None:
+        """Whether (system, code) is in the value set; None when the value set or system is unknown."""
+        compiled = self.terminology.value_set(value_set)
+        if compiled is None or system is None:
+            return None
+        try:
+            return compiled.member(system, code) is not None
+        except FhirError:
+            return None
 
     def register_operations(self, registry: OperationRegistry, base_url: str | None = None) -> None:
         definitions = {d["id"]: d for d in operation_definitions(base_url)}

@@ -6,7 +6,7 @@ stamping, versioning, indexing, encryption and change events happen in exactly o
 transaction writes one resource or a thousand.
 
     Create(prepared, res_id)                        POST: a new logical resource
-    Put(prepared, res_id, if_match)                  PUT by id: update, or update-as-create
+    Put(prepared, res_id, if_match, keep_unchanged) PUT by id: update, or update-as-create
     Patch(res_type, res_id, patch, content_type, if_match)
     Remove(res_type, res_id, if_match)               DELETE
 """
@@ -76,9 +76,14 @@ class Create:
 
 @dataclass(frozen=True, slots=True)
 class Put:
+    """`keep_unchanged`: when the content is the current version's, make no new version (servers need not
+    version unchanged content, https://hl7.org/fhir/R4/http.html#update); asked by the HL7 gateway, whose
+    replays and resent results update with what is stored already. A client's PUT always versions."""
+
     prepared: Prepared
     res_id: str
     if_match: int | None = None
+    keep_unchanged: bool = False
 
     @property
     def res_type(self) -> str:

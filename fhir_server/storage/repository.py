@@ -7,12 +7,16 @@ together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fhir_server.db.engine import SQLITE_WRITE
@@ -65,17 +69,32 @@ class HistoryQuery:
     limit: int = 20
 
 
+log = logging.getLogger("fhir_server.storage")
+
+AfterCommit = Callable[[Driver], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class Tx:
     """One unit of work on one connection: `db` runs SQL text, `select` runs a SQLAlchemy statement
     (a search query) inside the same transaction.
 
     `generic_plans`: the transaction runs on PostgreSQL's cached generic plans (a write, see
-    `ResourceStore.write`); its first search switches the rest of it to plans made for the values."""
+    `ResourceStore.write`); its first search switches the rest of it to plans made for the values.
+    `locked`: the keys of the advisory locks it holds (taken once, kept until it ends).
+    `after_commit`: callbacks run once the transaction has committed (never after a rollback), by
+    key so that a transaction asks for each at most once; see `on_commit`."""
 
     db: Driver
     dialect: Any
     generic_plans: bool = False
+    locked: set[str] = field(default_factory=set)
+    after_commit: dict[str, AfterCommit] = field(default_factory=dict)
+
+    def on_commit(self, key: str, callback: AfterCommit) -> None:
+        """Run `callback(db)` on this connection after the commit (once per `key`): for signals that must
+        not be seen before the data is, and must not slow the commit itself."""
+        self.after_commit.setdefault(key, callback)
 
     async def select(self, statement: Any) -> list[dict[str, Any]]:
         if self.generic_plans:
@@ -93,6 +112,7 @@ class Tx:
 # (`auto`), set in the same round trip as BEGIN; a search inside one (a conditional match) switches back.
 _BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto"
 _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+SQLITE_BUSY_SECONDS = 30  # the engine's `PRAGMA busy_timeout`
 _CURRENT = "SELECT pk, version_id, last_updated, deleted, body FROM resources WHERE res_type = $1 AND res_id = $2"
 _VERSION = ("SELECT pk, resource_pk, last_updated, deleted, method, body FROM resource_versions "
             "WHERE res_type = $1 AND res_id = $2 AND version_id = $3")
@@ -117,6 +137,15 @@ _INSERT_INDEX = {
 }
 
 
+async def _after_commit(tx: Tx) -> None:
+    """The transaction's after-commit callbacks; one that fails is logged: the commit stands."""
+    for key, callback in tx.after_commit.items():
+        try:
+            await callback(tx.db)
+        except Exception as exc:
+            log.warning("after-commit %s failed: %s", key, exc)
+
+
 class ResourceStore:
     def __init__(self, engine: AsyncEngine, keyring: Keyring, *, pg_pool: Any = None) -> None:
         """`engine` for SQLite (and the administrative paths); on PostgreSQL every unit of work runs
@@ -128,6 +157,9 @@ class ResourceStore:
         if not self.is_sqlite and pg_pool is None:
             raise ValueError("a PostgreSQL resource store needs its asyncpg pool")
         self.pg_pool = pg_pool
+        # SQLite has one writer at a time; this process's writers queue here rather than on SQLite's
+        # busy handler, which polls with sleeps of up to 100 ms and leaves the lock idle meanwhile
+        self._sqlite_writer = asyncio.Lock()
 
     # -- units of work -------------------------------------------------------------------------
 
@@ -135,20 +167,39 @@ class ResourceStore:
     async def write(self) -> AsyncIterator[Tx]:
         """One write transaction: commits when the block ends, rolls back if it raises."""
         if self.is_sqlite:
-            async with self.engine.connect() as conn:
+            async with self._sqlite_turn(), self.engine.connect() as conn:
                 await conn.execution_options(**SQLITE_WRITE)
+                db = driver_for(self.dialect, await self._raw(conn))
                 async with conn.begin():
-                    yield Tx(driver_for(self.dialect, await self._raw(conn)), self.engine.dialect)
+                    tx = Tx(db, self.engine.dialect)
+                    yield tx
+                await _after_commit(tx)
             return
         async with self.pg_pool.acquire() as raw:
             db = AsyncpgDriver(raw)
             await raw.execute(_BEGIN_WRITE)
             try:
-                yield Tx(db, self.engine.dialect, generic_plans=True)
+                tx = Tx(db, self.engine.dialect, generic_plans=True)
+                yield tx
             except BaseException:
                 await _roll_back(raw)
                 raise
             await db.execute("COMMIT")
+            await _after_commit(tx)
+
+    @asynccontextmanager
+    async def _sqlite_turn(self) -> AsyncIterator[None]:
+        """This process's turn to write, waited for as long as SQLite's busy timeout would wait and
+        failing as it would ("database is locked") — a write awaited inside another never hangs."""
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_SECONDS):
+                await self._sqlite_writer.acquire()
+        except TimeoutError:
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")) from None
+        try:
+            yield
+        finally:
+            self._sqlite_writer.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

@@ -142,7 +142,8 @@ def main() -> None:
         members = [t for n, t in tallies.items() if VARIANTS[n][0] == group]
         rows = sum(t.rows for t in members)
         exact = sum(t.exact_rows for t in members)
-        print(f"{group:9} rows exact: {exact}/{rows} = {100.0 * exact / rows:.1f}%")
+        fields = ", ".join(f"{name} {100.0 * sum(t.correct[name] for t in members) / rows:.1f}%" for name in FIELDS)
+        print(f"{group:9} rows exact: {exact}/{rows} = {100.0 * exact / rows:.1f}%; fields exact: {fields}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import orjson
 
 from ai_pipeline.document import OcrSettings
@@ -167,3 +170,56 @@ async def test_a_missing_tesseract_is_a_clear_job_error(client):
     [(_, status, result)] = await results(runtime)
     assert status == "failed"
     assert "OCR is not available" in result["error"] and "tesseract" in result["error"]
+
+
+async def test_documents_are_read_outside_the_jobs_transaction(client, ocr_tools):
+    """While a document is OCR'd, other writes commit (SQLite's one writer lock is free) and the job
+    holds no PostgreSQL transaction open."""
+    runtime = runtime_of(client)
+    await client.put("/fhir/Patient/p1", json=patient(), headers=FHIR_JSON)
+    await client.put("/fhir/DocumentReference/d1", json=document_reference(text_pdf([rows()]), "application/pdf"),
+                     headers=FHIR_JSON)
+    reading, release = threading.Event(), threading.Event()
+
+    class SlowPipeline(Pipeline):
+        def _read(self, data):
+            reading.set()
+            release.wait(30)
+            return super()._read(data)
+
+    services = runtime.services
+    pipeline = SlowPipeline(resources=services.resources, search=services.search, base_url="http://testserver/fhir")
+    worker = Worker(runtime.jobs, {EXTRACT: PipelineJobs(pipeline).extract})
+    running = asyncio.create_task(worker.run_until_idle())
+    try:
+        assert await asyncio.to_thread(reading.wait, 30)
+        async with asyncio.timeout(10):
+            written = await client.post("/fhir/Observation", json=potassium("4.0"), headers=FHIR_JSON)
+        assert written.status_code == 201
+        if not runtime.store.is_sqlite:
+            async with runtime.store.single() as db:
+                assert await db.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL") == 0
+    finally:
+        release.set()
+    assert await running == 1
+    [(_, status, result)] = [r for r in await results(runtime) if r[0] == EXTRACT]
+    assert status == "done" and result["status"] == "extracted", result
+
+
+async def test_a_document_written_again_during_its_reading_is_left_to_the_newer_job(client, ocr_tools):
+    runtime = runtime_of(client)
+    await client.put("/fhir/Patient/p1", json=patient(), headers=FHIR_JSON)
+    document = document_reference(text_pdf([rows()]), "application/pdf")
+    await client.put("/fhir/DocumentReference/d1", json=document, headers=FHIR_JSON)
+    handler = PipelineJobs(Pipeline(resources=runtime.services.resources, search=runtime.services.search,
+                                    base_url="http://testserver/fhir")).extract
+    job = await runtime.jobs.claim("w", [EXTRACT])
+    read = await handler.prepare(job)
+    document["status"] = "superseded"
+    await client.put("/fhir/DocumentReference/d1", json=document, headers=FHIR_JSON)
+    async with runtime.store.write() as tx:
+        result = await handler.write(job, tx, read)
+    assert result["status"] == "superseded" and "(2)" in result["reason"]
+    assert await search(client, "Observation") == []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import hl7
 import pytest
 
 from hl7_gateway import (
@@ -12,9 +16,11 @@ from hl7_gateway import (
     parse_message,
     peek_header,
 )
+from hl7_gateway.errors import HL7Error
 from hl7_gateway.escape import unescape
+from hl7_gateway.message import Repetition
 from hl7_gateway.parse import read_separators, split_segments
-from tests.hl7_gateway.conftest import sample
+from tests.hl7_gateway.conftest import MESSAGES, sample
 
 MSH = "MSH|^~\\&|LAB|FAC|GW|HOSP|20240102030405||ORU^R01^ORU_R01|CTRL1|P|2.5.1"
 
@@ -172,3 +178,41 @@ def test_segment_sequence_numbers_and_error_locations() -> None:
     observations = message.all("OBX")
     assert [obx.sequence for obx in observations] == [1, 2, 3]
     assert str(observations[2].location(5, 1)) == "OBX[3]-5.1"
+
+
+
+def _python_hl7_fields(node: object, text: Callable[[str], str]) -> tuple[Repetition, ...]:
+    """python-hl7's nesting (a str, or lists of str at uneven depths) as repetitions, `text` applied."""
+    if isinstance(node, str):
+        return (Repetition(((text(node),),)),)
+    reps: list[Repetition] = []
+    for rep in node:  # type: ignore[attr-defined]
+        if isinstance(rep, str):
+            reps.append(Repetition(((text(rep),),)))
+            continue
+        reps.append(Repetition(tuple((text(comp),) if isinstance(comp, str) else tuple(text(str(sub)) for sub in comp)
+                                     for comp in rep)))
+    return tuple(reps)
+
+
+@pytest.mark.parametrize("path", sorted(MESSAGES.iterdir()), ids=lambda p: p.name)
+def test_fields_split_as_python_hl7_splits_them(path: Path) -> None:
+    """For every sample, the fields, repetitions, components and subcomponents are python-hl7's,
+    escapes resolved in each subcomponent."""
+    try:
+        message = parse_message(path.read_bytes())
+    except HL7Error:
+        return
+    seps = message.header.separators
+
+    def text(value: str) -> str:
+        return unescape(value, field=seps.field, component=seps.component, repetition=seps.repetition,
+                        escape_char=seps.escape, subcomponent=seps.subcomponent, codec=message.codec)
+
+    # each segment's line again (MSH's raw fields hold MSH-1, the field separator, as a field of its own)
+    lines = [seps.field.join([segment.raw_fields[0], *segment.raw_fields[2:]]) if segment.name == "MSH"
+             else seps.field.join(segment.raw_fields) for segment in message.segments]
+    parsed = hl7.parse("\r".join(lines))
+    for segment, theirs in zip(message.segments, parsed, strict=True):
+        for number in range(3 if segment.name == "MSH" else 1, len(segment.raw_fields)):
+            assert segment.fields[number] == _python_hl7_fields(theirs[number], text), f"{segment.name}-{number}"

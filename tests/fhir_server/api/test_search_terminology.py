@@ -195,3 +195,23 @@ async def test_the_capability_statement_claims_the_modifiers_that_work(client: A
     for modifier in claimed.removeprefix("Modifiers: ").replace(":", "").split(", "):
         response = await client.get("/fhir/Condition", params={f"code:{modifier}": values[modifier]})
         assert response.status_code == 200, f"code:{modifier}: {response.text[:300]}"
+
+
+async def test_conditional_writes_resolve_terminology_modifiers(client: Any) -> None:
+    await _load(client)
+    criteria = f"code:in={GLUCOSE_VS}&subject=Patient/pat1"
+    existing = (await client.get(f"/fhir/Observation?{criteria}")).json()
+    assert existing["total"] == 2, existing
+    new = {"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/pat1"},
+           "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}}
+    several = await client.post("/fhir/Observation", json=new, headers={"if-none-exist": criteria})
+    assert several.status_code == 412, several.text
+    one = existing["entry"][0]["resource"]["id"]
+    kept = await client.post("/fhir/Observation", json=new, headers={"if-none-exist": f"{criteria}&_id={one}"})
+    assert kept.status_code == 200, kept.text  # the glucose value set matches the one there is
+    missing = await client.post("/fhir/Observation", json=new,
+                                headers={"if-none-exist": "code:in=http://example.org/fhir/ValueSet/empty"})
+    assert missing.status_code == 201, missing.text
+    refused = await client.post("/fhir/Observation", json=new,
+                                headers={"if-none-exist": "code:in=http://example.org/fhir/ValueSet/unknown"})
+    assert refused.status_code == 400 and refused.json()["resourceType"] == "OperationOutcome"

@@ -279,3 +279,12 @@ async def test_operation_definitions_are_listed(h: Harness):
     assert operations.definition("export")["system"] is True
     assert operations.definition("patient-export")["type"] is True
     assert operations.definition("group-export")["instance"] is True
+
+
+async def test_type_filters_resolve_terminology_modifiers(h: Harness):
+    await load(h)
+    statuses = "http://hl7.org/fhir/ValueSet/observation-status"
+    everything = await h.manifest(await h.export(_type="Observation", _typeFilter=f"Observation?status:in={statuses}"))
+    assert len(await h.lines(everything, "Observation")) == 9
+    nothing = await h.manifest(await h.export(_type="Observation", _typeFilter=f"Observation?status:not-in={statuses}"))
+    assert await h.lines(nothing, "Observation") == []

@@ -51,6 +51,19 @@ async def audit_events_about(runtime, patient: str) -> list[dict]:
     return [entry["resource"] for entry in bundle.get("entry", [])]
 
 
+async def test_the_runtime_commits_read_events_in_one_statement_without_waiting_for_the_wal(runtime):
+    trail = runtime.audit
+    if runtime.store.is_sqlite:
+        assert trail.commit_pool is None  # SQLite: a write transaction of the store
+    else:
+        async with trail.commit_pool.acquire() as raw:
+            assert await raw.fetchval("SHOW synchronous_commit") == "off"
+        async with runtime.store.pg_pool.acquire() as raw:  # the store's own sessions keep the default
+            assert await raw.fetchval("SHOW synchronous_commit") == "on"
+    await trail.record([read_event("p9", "grouped")])
+    assert "grouped" in await logged_markers(runtime)
+
+
 async def test_record_in_commits_and_rolls_back_with_its_transaction(runtime):
     trail = trail_of(runtime)
     with pytest.raises(RuntimeError, match="write failed"):
