@@ -84,11 +84,14 @@ class Runtime:
     # the access policy and audit trail every service asks (built with the services)
     access: AccessGuard | None = None
     audit: AuditTrail | None = None
+    terminology: TerminologyService | None = None
 
     def worker(self, *, slots: int = 2) -> Worker:
         return Worker(self.jobs, self.job_handlers, slots=slots)
 
     async def close(self) -> None:
+        if self.terminology is not None:
+            await self.terminology.close()
         if self.audit is not None:
             await self.audit.close()
             if self.audit.commit_pool is not None:
@@ -188,6 +191,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     attach_search(access, search)
     await terminology.load_stored()
     resources.subscribe(terminology.on_change)
+    terminology.follow(settings.terminology_poll_seconds)  # what other processes write
     resources.matcher.codes = terminology  # conditional writes' `:in`, `:below`...
     exports = bulk.BulkExports(store=store, registry=registry, jobs=jobs,
                                config=bulk.BulkConfig.in_data_dir(settings.data_dir))
@@ -210,6 +214,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             resources=resources, jobs=jobs, positions=Positions(store), root=settings.data_dir / "import")),
     )
     runtime = Runtime(settings, engine, keyring, store, services, jobs)
+    runtime.terminology = terminology
     runtime.job_handlers[REINDEX] = search_parameters.reindex
     runtime.job_handlers[IMPORT_KIND] = services.bundles.imports.step
     runtime.job_handlers.update(exports.job_handlers())

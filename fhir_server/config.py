@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # entries of one batch or transaction Bundle; more get 413 (bulk loads go through `import`)
     max_bundle_entries: int = Field(default=10_000, ge=1)
+    # how often a process looks for CodeSystems/ValueSets/ConceptMaps that other processes wrote
+    terminology_poll_seconds: float = Field(default=2.0, gt=0)
     default_page_size: int = Field(default=20, ge=1, le=1000)
     max_page_size: int = Field(default=1000, ge=1, le=10000)
     database_pool_size: int = Field(default=20, ge=1, le=500)

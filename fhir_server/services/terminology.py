@@ -2,13 +2,16 @@
 ConceptMaps taking part in them (https://hl7.org/fhir/R4/terminology-service.html).
 
 The content and the operations themselves are `terminology`'s; this module feeds the stored
-resources into its store (at start, and on every write through a change subscriber), adapts the
-operations to the operation registry, and answers search's `CodeSets` port (the codes behind the
-token modifiers `:in`, `:not-in`, `:above` and `:below`).
+resources into its store (at start; on every write of this process once it commits, through a change
+subscriber; and the writes of other processes, API workers, job workers, the MLLP gateway, by
+`follow`ing the table), adapts the operations to the operation registry, and answers search's
+`CodeSets` port (the codes behind the token modifiers `:in`, `:not-in`, `:above` and `:below`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from typing import Any
@@ -34,6 +37,11 @@ INSTANCE_INPUT = {"ValueSet": "valueSet", "CodeSystem": "codeSystem", "ConceptMa
 _STORED_VALUE_SET = re.compile(r"(?:.*/)?ValueSet/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?")
 _STORED = ("SELECT res_type, res_id, version_id, body FROM resources "
            "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap') AND deleted = $1")
+_CHANGED = ("SELECT res_type, res_id, version_id, deleted, body, last_updated FROM resources "
+            "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap') AND last_updated > $1 ORDER BY last_updated")
+# a write stamps `last_updated` before it commits: each look reaches back this far (microseconds), and
+# versions already applied are skipped
+_COMMIT_LAG = 60_000_000
 
 
 class TerminologyService:
@@ -44,16 +52,59 @@ class TerminologyService:
         self.terminology = terminology or TerminologyStore()
         # (type, id) -> (canonical url, version) of the stored resources loaded into the store
         self._loaded: dict[tuple[str, str], tuple[str, str | None]] = {}
+        # (type, id) -> the version applied, loaded or not; and the latest `last_updated` seen
+        self._applied: dict[tuple[str, str], int] = {}
+        self._seen = 0
+        self._follower: asyncio.Task[None] | None = None
 
     async def load_stored(self) -> int:
         """Add every stored CodeSystem, ValueSet and ConceptMap to the terminology store."""
         async with self.store.single() as db:
+            self._seen = int(await db.fetchval("SELECT coalesce(max(last_updated), 0) FROM resources "
+                                               "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap')"))
             rows = await db.fetch(_STORED, False)
         for res_type, res_id, version_id, sealed in rows:
             body = self.store.open(res_type, res_id, version_id, sealed)
             if body is not None:
                 self._add(res_type, res_id, fhir_json.loads(body))
+            self._applied[(res_type, res_id)] = version_id
         return len(rows)
+
+    async def refresh(self) -> int:
+        """Apply the CodeSystems, ValueSets and ConceptMaps that any process wrote (or deleted) since the
+        last look; returns how many versions were applied."""
+        async with self.store.single() as db:
+            rows = await db.fetch(_CHANGED, self._seen - _COMMIT_LAG)
+        applied = 0
+        for res_type, res_id, version_id, deleted, sealed, last_updated in rows:
+            self._seen = max(self._seen, last_updated)
+            if self._applied.get((res_type, res_id), 0) >= version_id:
+                continue
+            body = None if deleted else self.store.open(res_type, res_id, version_id, sealed)
+            self._apply(res_type, res_id, version_id, None if body is None else fhir_json.loads(body))
+            applied += 1
+        return applied
+
+    def follow(self, interval_seconds: float) -> None:
+        """Refresh every `interval_seconds` in the background until `close`."""
+        if self._follower is None:
+            self._follower = asyncio.get_running_loop().create_task(self._follow(interval_seconds),
+                                                                    name="terminology-follower")
+
+    async def close(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+
+    async def _follow(self, interval_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                await self.refresh()
+            except Exception as exc:  # the database is away: the next look catches up
+                log.warning("could not look for terminology written by other processes: %s", exc)
 
     def _add(self, res_type: str, res_id: str, resource: dict[str, Any]) -> None:
         url = resource.get("url")
@@ -67,14 +118,26 @@ class TerminologyService:
         self._loaded[(res_type, res_id)] = (url, resource.get("version"))
 
     async def on_change(self, tx: Tx, change: Change) -> None:
-        """Keep the store in step with writes (a change subscriber of the resource service)."""
+        """Keep the store in step with this process's writes (a change subscriber of the resource
+        service), once their transaction has committed: a rolled-back write changes nothing."""
         if change.res_type not in TERMINOLOGY_TYPES:
             return
-        previous = self._loaded.pop((change.res_type, change.res_id), None)
+
+        async def apply(_db: Any) -> None:
+            self._apply(change.res_type, change.res_id, change.version_id, change.resource)
+
+        tx.on_commit(f"terminology:{change.res_type}/{change.res_id}/{change.version_id}", apply)
+
+    def _apply(self, res_type: str, res_id: str, version_id: int, resource: dict[str, Any] | None) -> None:
+        """Version `version_id` of a stored resource replaces what the store held for it (None: deleted)."""
+        if self._applied.get((res_type, res_id), 0) >= version_id:
+            return  # a newer version is in already (the follower saw it first)
+        previous = self._loaded.pop((res_type, res_id), None)
         if previous is not None:
-            self.terminology.remove(change.res_type, previous[0], previous[1])
-        if change.resource is not None:
-            self._add(change.res_type, change.res_id, change.resource)
+            self.terminology.remove(res_type, previous[0], previous[1])
+        if resource is not None:
+            self._add(res_type, res_id, resource)
+        self._applied[(res_type, res_id)] = version_id
 
     # -- search's CodeSets port ------------------------------------------------------------------
 
