@@ -62,14 +62,7 @@ def load() -> str:
 
 
 class NoWakeups(Wakeups):
-    """Wake-ups turned off: the worker finds jobs by polling only."""
-
-    @property
-    def in_database(self) -> bool:
-        return False
-
-    def enqueued(self, kind: str) -> None:
-        pass
+    """Wake-ups turned off: the worker finds jobs by polling only (commits still signal; nobody listens)."""
 
     @contextlib.asynccontextmanager
     async def listening(self, kinds: object, event: object) -> AsyncIterator[None]:

@@ -44,6 +44,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.rest_load import admin, free_port  # noqa: E402
 from hl7_gateway.mllp import MLLPClient  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -212,12 +213,6 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -229,14 +224,6 @@ def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 90) 
         except OSError:
             time.sleep(0.3)
     raise SystemExit(f"the gateway did not listen on {port}")
-
-
-async def admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def main() -> int:

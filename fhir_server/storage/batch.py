@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import BigInteger, Boolean, Float, Integer, LargeBinary
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
+from fhir_server.storage.copy_binary import column_type
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite
 from fhir_server.storage.repository import CurrentRow, ResourceStore, Tx, VersionRow
 
@@ -52,21 +52,6 @@ class NewVersion:
     action: str  # create | update | delete (the outbox)
     index: IndexRows
     current: CurrentRow | None = None
-
-
-def _pg_array_type(column: Any) -> str:
-    kind = column.type
-    if isinstance(kind, BigInteger):
-        return "int8"
-    if isinstance(kind, Integer):
-        return "int4"
-    if isinstance(kind, Float):
-        return "float8"
-    if isinstance(kind, Boolean):
-        return "bool"
-    if isinstance(kind, LargeBinary):
-        return "bytea"
-    return "text"
 
 
 _INDEX_COLUMNS = {kind: tuple(c.name for c in t.columns if c.name not in ("pk", "resource_pk", "res_type"))
@@ -125,7 +110,7 @@ _PG_CLEAR_ONE = "WITH " + ", ".join(
 ) + f" DELETE FROM {next(iter(SEARCH_INDEX_TABLES.values())).name} WHERE resource_pk = $1"
 _PG_INSERT_INDEX = {
     kind: _pg_unnest_insert(t.name, ("resource_pk", "res_type", *_INDEX_COLUMNS[kind]),
-                            ("int8", "text", *(_pg_array_type(t.c[c]) for c in _INDEX_COLUMNS[kind])))
+                            ("int8", "text", *(column_type(t, c) for c in _INDEX_COLUMNS[kind])))
     for kind, t in SEARCH_INDEX_TABLES.items()
 }
 
@@ -156,7 +141,7 @@ def _pg_write_statement() -> str:
     for n, (kind, table) in enumerate(SEARCH_INDEX_TABLES.items()):
         columns = _INDEX_COLUMNS[kind]
         arrays = ", ".join(f"${position + k}::{t}[]" for k, t in enumerate(
-            ("int8", *(_pg_array_type(table.c[c]) for c in columns))))
+            ("int8", *(column_type(table, c) for c in columns))))
         position += len(columns) + 1
         ctes.append(f"i{n} AS (INSERT INTO {table.name} (resource_pk, res_type, {', '.join(columns)}) "
                     f"SELECT v.pk, v.res_type, {', '.join(f'x.{c}' for c in columns)} "

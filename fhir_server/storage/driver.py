@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
-from sqlalchemy.util import LRUCache
+
+from fhir_server.storage.statements import compile_for
 
 __all__ = ["Driver", "AsyncpgDriver", "SqliteDriver", "driver_for", "ConcurrentWrite", "create_pg_pool", "compile_for"]
 
@@ -134,37 +135,3 @@ async def create_pg_pool(dsn: str, *, size: int, **settings: str) -> Any:
     further session settings (`synchronous_commit="off"`)."""
     return await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_no_reset, statement_cache_size=512,
                                      server_settings={"jit": "off", **settings})
-
-
-# compiled statements by SQLAlchemy cache key: the same query shape with other values (every
-# conditional match of `Observation?identifier=…`) is compiled once, as SQLAlchemy's own
-# `compiled_cache` does for statements it executes itself
-_COMPILED: LRUCache[Any, Any] = LRUCache(1000)
-
-
-def compile_for(statement: Any, dialect: Any) -> tuple[str, list[Any]]:
-    """A SQLAlchemy statement as SQL text and positional parameters for the driver."""
-    key = statement._generate_cache_key()
-    if key is None:  # an element SQLAlchemy cannot cache: compiled for these values only
-        compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        return str(compiled), _positional(compiled.params, compiled.positiontup, compiled._bind_processors)
-    compiled = _COMPILED.get((dialect, key.key))
-    if compiled is None:
-        compiled = _COMPILED[(dialect, key.key)] = statement.compile(dialect=dialect, cache_key=key)
-    if compiled.post_compile_params or compiled.literal_execute_params:
-        # IN lists and the like, expanded for these values
-        values = compiled.construct_params(extracted_parameters=key.bindparams, escape_names=False)
-        expanded = compiled.construct_expanded_state(values)
-        return expanded.statement, _positional(expanded.parameters, expanded.positiontup, expanded.processors)
-    params = compiled.construct_params(extracted_parameters=key.bindparams)
-    return compiled.string, _positional(params, compiled.positiontup, compiled._bind_processors)
-
-
-def _positional(params: Mapping[str, Any], names: Sequence[str] | None,
-                processors: Mapping[str, Any]) -> list[Any]:
-    values = []
-    for name in names or ():
-        value = params[name]
-        processor = processors.get(name)
-        values.append(processor(value) if processor is not None else value)
-    return values

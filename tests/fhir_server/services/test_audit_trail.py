@@ -90,7 +90,7 @@ async def test_record_returns_once_committed_and_groups_concurrent_callers(runti
         await trail.close()
     assert await count(runtime, audit_log) == 120
     assert trail.flushed == 120
-    assert 1 <= trail.flushes < 60
+    assert 1 <= trail.flushes <= 4  # callers waiting together share a commit
 
 
 async def test_close_commits_what_is_waiting(runtime):
