@@ -19,7 +19,7 @@ from conformance import OperationSupport, ResourceValidation, ServerSupport, cap
 from fhir_server import analytics as mortality
 from fhir_server import bulk
 from fhir_server.config import Settings
-from fhir_server.db import migrate
+from fhir_server.db import migrate, terminology_content
 from fhir_server.db.engine import create_engine
 from fhir_server.importer.operation import KIND as IMPORT_KIND
 from fhir_server.importer.operation import ImportOperation
@@ -36,7 +36,7 @@ from fhir_server.services.bundles import search_port
 from fhir_server.services.ports import Validator
 from fhir_server.services.search import SearchService
 from fhir_server.services.search_parameters import REINDEX, SearchParameters
-from fhir_server.services.terminology import TerminologyService
+from fhir_server.services.terminology import TerminologyService, load_content
 from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.driver import create_pg_pool
 from fhir_server.storage.keys import open_keyring, verify_keyring
@@ -51,6 +51,7 @@ from fhir_server.wiring import (
     warm_up,
 )
 from resources import RESOURCE_TYPES
+from terminology import TerminologyStore, content
 
 __all__ = ["Runtime", "start_runtime", "prepare_database", "SOFTWARE_NAME", "software_version"]
 
@@ -102,7 +103,8 @@ class Runtime:
 
 
 async def prepare_database(settings: Settings) -> None:
-    """SQLite (the embedded default) migrates itself; PostgreSQL must have been migrated explicitly."""
+    """SQLite (the embedded default) migrates itself, terminology content included; PostgreSQL must have
+    been migrated explicitly."""
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +114,25 @@ async def prepare_database(settings: Settings) -> None:
     if current != head:
         raise StartupError(f"the database is at schema revision {current or 'none'}, the server needs {head}: "
                            "run `fhir-server migrate` first")
+    _check_terminology(await asyncio.to_thread(terminology_content.loaded, url))
+
+
+def _check_terminology(release: str | None) -> None:
+    """The database must hold the terminology content this server ships: it never falls back to the
+    package files, so every process serves the same content."""
+    if release is None:
+        raise StartupError("the database holds no terminology content (code systems, value sets, concept "
+                           "maps): run `fhir-server migrate` to load it")
+    if release != content.release():
+        raise StartupError("the database holds the terminology content of another release than this server "
+                           "ships: run `fhir-server migrate` to bring it up to date")
+
+
+async def _shipped_terminology(store: ResourceStore) -> TerminologyStore:
+    """The shipped terminology content, read from the database where `fhir-server migrate` loaded it."""
+    release, resources = await load_content(store)
+    _check_terminology(release if resources else None)
+    return TerminologyStore(resources, bundled=False)
 
 
 def _capability_statement(settings: Settings, operations: OperationRegistry,
@@ -172,6 +193,13 @@ async def start_runtime(settings: Settings) -> Runtime:
         raise
     pg_pool = None if settings.is_sqlite else await create_pg_pool(settings.driver_dsn, size=settings.database_pool_size)
     store = ResourceStore(engine, keyring, pg_pool=pg_pool)
+    try:
+        shipped = await _shipped_terminology(store)
+    except BaseException:
+        if pg_pool is not None:
+            await pg_pool.close()
+        await engine.dispose()
+        raise
     # this runtime's own search registry: the custom SearchParameters stored in its database extend it
     registry = search_registry().copy()
     validator, indexer = build_validator(), build_indexer(registry)
@@ -184,7 +212,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     search_parameters = SearchParameters(store=store, registry=registry, jobs=jobs)
     await search_parameters.load()
     resources.subscribe(search_parameters.on_change)
-    terminology = TerminologyService(store=store, resources=resources)
+    terminology = TerminologyService(store=store, resources=resources, terminology=shipped)
     search = SearchService(store=store, registry=registry, parameters=search_parameters,
                            default_count=settings.default_page_size, max_count=settings.max_page_size,
                            access=access, codes=terminology)

@@ -73,14 +73,19 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+# what `migrate` installs besides the schema: Alembic's version and the shipped terminology content
+MIGRATED_CONTENT = ("alembic_version", "terminology_content", "terminology_release")
+
+
 async def _truncate_postgres(url: str) -> None:
-    """Empty every table of the schema (whichever module defines it), keeping Alembic's version."""
+    """Empty every table of the schema (whichever module defines it), keeping what `migrate` installed."""
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
     try:
         names = [row[0] for row in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> ALL($1::text[])",
+            list(MIGRATED_CONTENT))]
         if names:
             await conn.execute(f"TRUNCATE {', '.join(chr(34) + n + chr(34) for n in names)} RESTART IDENTITY CASCADE")
     finally:

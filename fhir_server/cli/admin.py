@@ -1,4 +1,4 @@
-"""`fhir-server migrate` and `fhir-server keys …`: schema and encryption keys."""
+"""`fhir-server migrate` and `fhir-server keys …`: schema (and the terminology content) and encryption keys."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ __all__ = ["migrate", "keys"]
 
 @click.command()
 def migrate() -> None:
-    """Bring the database schema up to date (Alembic)."""
+    """Bring the database schema (Alembic) and the shipped terminology content up to date."""
     from fhir_server.db import migrate as migrations
 
     settings = load_settings()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(settings.sqlalchemy_url)
+    loaded = migrations.upgrade(settings.sqlalchemy_url)
     click.echo(f"database at schema revision {migrations.current_revision(settings.sqlalchemy_url)}")
+    click.echo(f"terminology content: {loaded}")
 
 
 @click.group()

@@ -1,4 +1,5 @@
-"""Run the Alembic migrations programmatically (`fhir-server migrate`, and the embedded default's first start)."""
+"""Run the Alembic migrations programmatically (`fhir-server migrate`, and the embedded default's start),
+then bring the shipped terminology content in the database up to date (`terminology_content.sync`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+
+from fhir_server.db import terminology_content
 
 __all__ = ["alembic_config", "upgrade", "current_revision"]
 
@@ -20,9 +23,13 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` (an async driver URL) up to `revision`."""
+def upgrade(url: str, revision: str = "head") -> terminology_content.Sync | None:
+    """Bring the database at `url` (an async driver URL) up to `revision`; at head, its terminology
+    content too (what that wrote, for the operator)."""
     command.upgrade(alembic_config(url), revision)
+    if revision not in ("head", head_revision()):
+        return None  # the content tables may not exist yet
+    return terminology_content.sync(url)
 
 
 def current_revision(url: str) -> str | None:

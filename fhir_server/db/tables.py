@@ -223,3 +223,32 @@ consumer_offsets = Table(
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+
+# The terminology content the server ships (`terminology/data`: the R4 CodeSystems, ValueSets and
+# ConceptMaps, the LOINC, SNOMED CT and ICD-10 fragments), loaded by `fhir-server migrate` (see
+# `terminology_content.py`) and read by every process at start. One row per (res_type, url, version);
+# `position` keeps the shipped order, which decides the default among several versions of one url.
+# Not sealed: it is published reference content, never patient data.
+terminology_content = Table(
+    "terminology_content",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("position", Integer, nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("url", String(1024), nullable=False),
+    Column("version", String(255), nullable=True),
+    # SHA-256 (hex) of the JSON before compression
+    Column("digest", String(64), nullable=False),
+    # the resource's JSON, zlib-compressed
+    Column("body", LargeBinary, nullable=False),
+)
+
+# Which release of that content `terminology_content` holds (`terminology.content.release()`) and how
+# many rows it has: at most one row.
+terminology_release = Table(
+    "terminology_release",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("resources", Integer, nullable=False),
+    Column("loaded_at", BigInteger, nullable=False),
+)

@@ -1,11 +1,12 @@
 """The terminology operations served over FHIR, and user-created CodeSystems, ValueSets and
 ConceptMaps taking part in them (https://hl7.org/fhir/R4/terminology-service.html).
 
-The content and the operations themselves are `terminology`'s; this module feeds the stored
-resources into its store (at start; on every write of this process once it commits, through a change
-subscriber; and the writes of other processes, API workers, job workers, the MLLP gateway, by
-`follow`ing the table), adapts the operations to the operation registry, and answers search's
-`CodeSets` port (the codes behind the token modifiers `:in`, `:not-in`, `:above` and `:below`).
+The operations themselves are `terminology`'s. The content the server ships is read from the database
+(`load_content`: what `fhir-server migrate` loaded, see `db/terminology_content.py`); this module feeds
+the stored resources into the store on top of it (at start; on every write of this process once it
+commits, through a change subscriber; and the writes of other processes, API workers, job workers, the
+MLLP gateway, by `follow`ing the table), adapts the operations to the operation registry, and answers
+search's `CodeSets` port (the codes behind the token modifiers `:in`, `:not-in`, `:above` and `:below`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from conformance import terminology_capabilities
 from fhir_server.context import RequestContext
+from fhir_server.db.terminology_content import decode
 from fhir_server.errors import FhirError
 from fhir_server.operations.registry import OperationCall, OperationRegistry, OperationResult
 from fhir_server.services.ports import Change
@@ -26,7 +28,7 @@ from fhir_server.storage.repository import ResourceStore, Tx
 from resources import fhir_json
 from terminology import OPERATIONS, TerminologyStore, operation_definitions
 
-__all__ = ["TerminologyService", "TERMINOLOGY_TYPES"]
+__all__ = ["TerminologyService", "TERMINOLOGY_TYPES", "load_content"]
 
 log = logging.getLogger("fhir_server.terminology")
 
@@ -39,9 +41,21 @@ _STORED = ("SELECT res_type, res_id, version_id, body FROM resources "
            "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap') AND deleted = $1")
 _CHANGED = ("SELECT res_type, res_id, version_id, deleted, body, last_updated FROM resources "
             "WHERE res_type IN ('CodeSystem', 'ValueSet', 'ConceptMap') AND last_updated > $1 ORDER BY last_updated")
+_RELEASE = "SELECT digest FROM terminology_release"
+_CONTENT = "SELECT body FROM terminology_content ORDER BY position"
 # a write stamps `last_updated` before it commits: each look reaches back this far (microseconds), and
 # versions already applied are skipped
 _COMMIT_LAG = 60_000_000
+
+
+async def load_content(store: ResourceStore) -> tuple[str | None, list[dict[str, Any]]]:
+    """The shipped CodeSystems, ValueSets and ConceptMaps as `fhir-server migrate` loaded them into the
+    database, in their shipped order, and the release they are (`terminology.content.release()`);
+    (None, []) when nothing was loaded."""
+    async with store.read() as tx:
+        release = await tx.db.fetchval(_RELEASE)
+        rows = await tx.db.fetch(_CONTENT)
+    return release, [decode(body) for (body,) in rows]
 
 
 class TerminologyService:

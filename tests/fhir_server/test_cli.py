@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -96,6 +97,10 @@ def test_migrate_and_key_rotation(tmp_path: Path):
     migrated = run_cli("migrate", data_dir=data_dir)
     assert migrated.returncode == 0, migrated.stderr
     assert f"schema revision {head_revision()}" in migrated.stdout
+    assert re.search(r"terminology content: [\d,]+ resources loaded", migrated.stdout), migrated.stdout
+    again = run_cli("migrate", data_dir=data_dir)
+    assert again.returncode == 0, again.stderr
+    assert "terminology content: up to date" in again.stdout
     rotated = run_cli("keys", "rotate", "--retire-old", data_dir=data_dir)
     # no keyring yet and no data: the first rotation creates the keyring, then rotates it
     assert rotated.returncode == 0, rotated.stderr
