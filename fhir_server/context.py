@@ -38,9 +38,9 @@ class RequestContext:
     request_id: str = ""
     handling: Handling = "strict"
     extra: dict[str, str] = field(default_factory=dict)
-    # AuditEvents of the reads this request made, recorded (durably) before its response is sent;
-    # a write's AuditEvents go into the write's own transaction instead
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    # AuditEvents of the reads this request made (dicts, or `auth.audit.RestNote`s to build them from),
+    # recorded (durably) before its response is sent; a write's go into the write's own transaction
+    audit: list[Any] = field(default_factory=list)
     network_address: str | None = None
     # the write is part of a bulk load (`$import`, `fhir-server import`, demo data): change subscribers
     # that do follow-up work per resource (the AI pipeline's triggers) may leave it alone

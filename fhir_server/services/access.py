@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fhir_server.auth.audit import Outcome, rest_event
+from fhir_server.auth.audit import Outcome, RestNote, noted
 from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import Forbidden
 from fhir_server.storage.repository import Tx
@@ -60,14 +60,17 @@ class AccessControl(Protocol):
     def content_matters(self, principal: Principal, interaction: str, res_type: str) -> bool: ...
 
 
+AuditRecord = dict[str, Any] | RestNote  # an AuditEvent, or the note it is built from when stored
+
+
 class AuditLog(Protocol):
     """`fhir_server.services.audit.AuditTrail`: appends AuditEvents to the durable audit log."""
 
-    async def record_in(self, tx: Tx, events: Sequence[dict[str, Any]]) -> None: ...
+    async def record_in(self, tx: Tx, events: Sequence[AuditRecord]) -> None: ...
 
-    async def record(self, events: Sequence[dict[str, Any]]) -> None: ...
+    async def record(self, events: Sequence[AuditRecord]) -> None: ...
 
-    def record_soon(self, events: Sequence[dict[str, Any]]) -> None: ...
+    def record_soon(self, events: Sequence[AuditRecord]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +165,8 @@ class AccessGuard:
              res_id: Any = None, operation: str | None = None) -> None:
         if ctx.principal.role in UNAUDITED_ROLES:
             return
-        ctx.audit.append(rest_event(
-            ctx.principal, interaction=interaction, res_type=res_type, res_id=str(res_id) if res_id else None,
+        ctx.audit.append(noted(
+            ctx.principal, interaction, res_type=res_type, res_id=str(res_id) if res_id else None,
             operation=operation, outcome=Outcome.MINOR_FAILURE, outcome_desc=exc.diagnostics,
             network_address=ctx.network_address, server_name=self.server_name))
 
@@ -176,9 +179,9 @@ class AccessGuard:
         concerned = list(patients)
         if res_type and res_id:
             concerned.extend(patients_in(res_type, res_id, body))
-        ctx.audit.append(rest_event(
-            ctx.principal, interaction=interaction, res_type=res_type, res_id=res_id, version_id=version_id,
-            query=query, operation=operation, patients=dict.fromkeys(concerned),
+        ctx.audit.append(noted(
+            ctx.principal, interaction, res_type=res_type, res_id=res_id, version_id=version_id,
+            query=query, operation=operation, patients=tuple(dict.fromkeys(concerned)),
             network_address=ctx.network_address, server_name=self.server_name))
         if len(ctx.audit) >= MAX_HELD_EVENTS:
             self._record_soon(ctx)
@@ -195,9 +198,9 @@ class AccessGuard:
         if self.audit is None or not written or ctx.principal.subject == AUDIT_WRITER \
                 or ctx.principal.role in UNAUDITED_ROLES:
             return
-        events = [rest_event(ctx.principal, interaction=w.interaction, res_type=w.res_type, res_id=w.res_id,
-                             version_id=w.version_id, patients=patients_in(w.res_type, w.res_id, w.body),
-                             network_address=ctx.network_address, server_name=self.server_name)
+        events = [noted(ctx.principal, w.interaction, res_type=w.res_type, res_id=w.res_id, version_id=w.version_id,
+                        patients=tuple(patients_in(w.res_type, w.res_id, w.body)),
+                        network_address=ctx.network_address, server_name=self.server_name)
                   for w in written]
         await self.audit.record_in(tx, events)
 
@@ -205,9 +208,9 @@ class AccessGuard:
         """A request refused for want of a valid access token: no principal to name, only where from."""
         if self.audit is None:
             return
-        event = rest_event(ANONYMOUS, interaction="operation", query=f"{method} {path}", outcome=Outcome.MINOR_FAILURE,
-                           outcome_desc="no valid access token", network_address=network_address,
-                           server_name=self.server_name)
+        event = noted(ANONYMOUS, "operation", query=f"{method} {path}", outcome=Outcome.MINOR_FAILURE,
+                      outcome_desc="no valid access token", network_address=network_address,
+                      server_name=self.server_name)
         await self.audit.record([event])
 
     async def flush(self, ctx: RequestContext) -> None:

@@ -7,10 +7,10 @@
 Recording is an append to the `audit_log` table (`fhir_server.storage.audit_log`), a fraction of
 what validating, indexing and versioning a resource costs. `record` commits in groups: a
 background flusher appends the events of every caller waiting at that moment (and of those that
-arrive within `linger_seconds`) in one short transaction and then releases them all, so a thousand
-concurrent reads cost a handful of commits; per event, a group of 8 costs a quarter of a group of 1. On
-PostgreSQL a group is one statement in autocommit on a connection of `commit_pool`, whose sessions
-commit without waiting for the WAL flush: one round trip per group.
+arrive within `linger_seconds`) as one row in one short transaction and then releases them all, so
+a thousand concurrent reads cost a handful of commits and rows. On PostgreSQL a group is one
+statement in autocommit on a connection of `commit_pool`, whose sessions commit without waiting for
+the WAL flush: one round trip per group.
 
 The `audit.materialize` job then turns the log into `AuditEvent` resources with id = event id,
 `batch_size` at a time, through the service layer's write path (validated, indexed, sealed), and
@@ -24,20 +24,22 @@ its dedupe key keeps it to one waiting job.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from fhir_server.auth.audit import storable, stored_event
 from fhir_server.context import Principal, RequestContext
 from fhir_server.jobs import Job, JobQueue
-from fhir_server.services.access import AUDIT_WRITER
+from fhir_server.services.access import AUDIT_WRITER, AuditRecord
 from fhir_server.services.resources import ResourceService
 from fhir_server.services.write_ops import Create, Prepared
 from fhir_server.storage.audit_log import AuditLogStore, LoggedEvent
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite
 from fhir_server.storage.repository import ResourceStore, Tx
-from resources import fhir_json, validate
+from resources import validate
 
 __all__ = ["AuditTrail", "AUDIT_MATERIALIZE", "AUDIT_PRINCIPAL"]
 
@@ -50,7 +52,16 @@ _AUDIT_EVENT = "AuditEvent"
 _RELEASE_KEY = "UPDATE jobs SET dedupe_key = NULL WHERE pk = $1"
 _FORGET_JOB = "DELETE FROM jobs WHERE pk = $1"
 
-_Waiter = tuple[list[bytes], "asyncio.Future[None]"]
+
+
+class _Group:
+    """The events of the callers that share one commit, and the future they all wait on."""
+
+    __slots__ = ("items", "done")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class AuditTrail:
@@ -71,7 +82,11 @@ class AuditTrail:
         self.interval_seconds = interval_seconds
         self.linger_seconds = linger_seconds
         self._ctx = RequestContext(principal=AUDIT_PRINCIPAL, base_url="")
-        self._queue: asyncio.Queue[_Waiter | None] | None = None
+        self._open: _Group | None = None  # the group callers join now
+        self._full: collections.deque[_Group] = collections.deque()  # groups of max_group, not yet taken
+        self._waiting = 0  # events in groups not yet committed
+        self._wake: asyncio.Event | None = None
+        self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._requested_at = float("-inf")
@@ -85,49 +100,53 @@ class AuditTrail:
         """Start the flushers and make sure a materialize job is queued."""
         if self._tasks:
             return
-        queue: asyncio.Queue[_Waiter | None] = asyncio.Queue(self.max_waiting)
-        self._queue = queue
-        self._tasks = [asyncio.create_task(self._flush_forever(queue), name=f"audit-flusher-{n}")
+        self._wake, self._closing = asyncio.Event(), False
+        self._tasks = [asyncio.create_task(self._flush_forever(self._wake), name=f"audit-flusher-{n}")
                        for n in range(self.flushers)]
-        if await self.log.pending():  # events left by an earlier run; new ones queue the job as they flush
+        if await self.log.has_pending():  # events left by an earlier run; new ones queue the job as they flush
             await self.request_materialize()
 
     async def close(self) -> None:
         """Commit what is waiting, then stop the flushers."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        tasks, queue = self._tasks, self._queue
-        if not tasks or queue is None:
+        tasks, wake = self._tasks, self._wake
+        if not tasks or wake is None:
             return
-        self._tasks = []
-        for _ in tasks:
-            await queue.put(None)
+        self._tasks, self._closing = [], True
+        wake.set()
         await asyncio.gather(*tasks)
         # callers that got past the running check just as it closed
-        while not queue.empty():
-            waiter = queue.get_nowait()
-            if waiter is not None:
-                await self._flush([waiter])
+        while (group := self._take()) is not None:
+            await self._flush(group)
 
     # -- recording -----------------------------------------------------------------------------
 
-    async def record_in(self, tx: Tx, events: Sequence[dict[str, Any]]) -> None:
+    async def record_in(self, tx: Tx, events: Sequence[AuditRecord]) -> None:
         """Append `events` in the caller's transaction: they commit, or roll back, with it."""
-        await self.log.append(tx, [fhir_json.dumps(event) for event in events])
+        await self.log.append(tx, [storable(event) for event in events])
 
-    async def record(self, events: Sequence[dict[str, Any]]) -> None:
+    async def record(self, events: Sequence[AuditRecord]) -> None:
         """Append `events` in the next group commit; returns once they are durable. Raises what the
         group's transaction raised if it failed (then nothing of the group was written)."""
         if not events:
             return
-        if not self._tasks or self._queue is None or any(task.done() for task in self._tasks):
+        if not self._tasks or self._wake is None or self._closing or any(task.done() for task in self._tasks):
             raise RuntimeError("the audit trail is not running (AuditTrail.start() was not awaited, or it closed)")
-        bodies = [fhir_json.dumps(event) for event in events]
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((bodies, done))
-        await done
+        while self._waiting >= self.max_waiting and self._full:
+            await asyncio.shield(self._full[0].done)  # the flushers are behind: wait for a commit first
+        group = self._open
+        if group is None or len(group.items) >= self.max_group:
+            if group is not None:
+                self._full.append(group)
+            group = self._open = _Group()
+        group.items.extend(storable(event) for event in events)
+        self._waiting += len(events)
+        self._wake.set()
+        # shielded: a caller that is cancelled must not cancel the others' wait
+        await asyncio.shield(group.done)
 
-    def record_soon(self, events: Sequence[dict[str, Any]]) -> None:
+    def record_soon(self, events: Sequence[AuditRecord]) -> None:
         """Record `events` in the background, without waiting: for callers inside a transaction of
         their own (a job), which on SQLite must end before any other write can commit."""
         task = asyncio.get_running_loop().create_task(self.record(events))
@@ -139,57 +158,53 @@ class AuditTrail:
         if not task.cancelled() and task.exception() is not None:
             log.error("AuditEvents recorded in the background were lost: %s", task.exception())
 
-    async def _flush_forever(self, queue: asyncio.Queue[_Waiter | None]) -> None:
-        closing = False
-        while not closing:
-            first = await queue.get()
-            if first is None:
-                return
-            group = [first]
-            size = len(first[0])
-            for pause in (0.0, self.linger_seconds):
-                if pause:
-                    if closing or size >= self.max_group:
-                        break
-                    await asyncio.sleep(pause)
-                while size < self.max_group and not queue.empty():
-                    waiter = queue.get_nowait()
-                    if waiter is None:
-                        closing = True
-                        break
-                    group.append(waiter)
-                    size += len(waiter[0])
+    def _take(self) -> _Group | None:
+        if self._full:
+            return self._full.popleft()
+        group, self._open = self._open, None
+        return group
+
+    async def _flush_forever(self, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            if not self._full and self._open is not None and not self._closing and self.linger_seconds:
+                await asyncio.sleep(self.linger_seconds)  # let the callers arriving now join this commit
+            group = self._take()
+            if group is None:
+                wake.clear()
+                if self._closing:
+                    return
+                continue
             await self._flush(group)
             await self._request_now_and_then()
 
-    async def _append(self, bodies: list[bytes]) -> None:
+    async def _append(self, events: list[Any]) -> None:
         if self.commit_pool is None:
             async with self.store.write() as tx:
-                await self.log.append(tx, bodies)
+                await self.log.append(tx, events)
             return
-        # one multi-row INSERT is its own transaction: committed (visible, surviving a crash of this
+        # one INSERT is its own transaction: committed (visible, surviving a crash of this
         # process) without waiting for the WAL flush to disk, which on a busy disk costs more than the
         # read being audited; only a crash of PostgreSQL itself within its WAL writer delay
         # (wal_writer_delay, 200 ms by default) could lose a read's events
         async with self.commit_pool.acquire() as raw:
-            await self.log.append(Tx(AsyncpgDriver(raw), self.store.engine.dialect), bodies)
+            await self.log.append(Tx(AsyncpgDriver(raw), self.store.engine.dialect), events)
 
-    async def _flush(self, group: list[_Waiter]) -> None:
+    async def _flush(self, group: _Group) -> None:
         try:
-            await self._append([body for bodies, _ in group for body in bodies])
+            await self._append(group.items)
         except BaseException as exc:
-            for _, done in group:
-                if not done.done():
-                    done.set_exception(exc)
+            group.done.set_exception(exc)
+            group.done.exception()  # retrieved: callers that were cancelled meanwhile do not read it
             if not isinstance(exc, Exception):
                 raise
-            log.error("audit events could not be committed (%d callers refused): %s", len(group), exc)
+            log.error("audit events could not be committed (a group of %d refused): %s", len(group.items), exc)
             return
+        finally:
+            self._waiting -= len(group.items)
         self.flushes += 1
-        self.flushed += sum(len(bodies) for bodies, _ in group)
-        for _, done in group:
-            if not done.done():  # a caller cancelled meanwhile; its events are written all the same
-                done.set_result(None)
+        self.flushed += len(group.items)
+        group.done.set_result(None)
 
     # -- materialization -----------------------------------------------------------------------
 
@@ -221,13 +236,13 @@ class AuditTrail:
                 await own.db.execute(_RELEASE_KEY, job.pk)
         written = await self.materialize_in(tx)
         await tx.db.execute(_FORGET_JOB, job.pk)
-        delay = 0 if written == self.batch_size else self.interval_seconds
+        delay = 0 if written >= self.batch_size else self.interval_seconds
         await self.jobs.enqueue(tx, AUDIT_MATERIALIZE, {}, dedupe_key=AUDIT_MATERIALIZE, delay_seconds=delay)
         return {"materialized": written}
 
     async def materialize_in(self, tx: Tx) -> int:
-        """Turn the oldest `batch_size` logged events into AuditEvent resources and remove them from
-        the log, in `tx`; returns how many."""
+        """Turn the oldest logged events (whole rows, `batch_size` or a little more) into AuditEvent
+        resources and remove them from the log, in `tx`; returns how many."""
         taken = await self.log.take(tx, self.batch_size)
         if not taken:
             return 0
@@ -251,7 +266,7 @@ class AuditTrail:
         """The event checked against R4 (the R4 validator alone: the R4B models' second opinion would
         triple the cost of a server-built resource); one that fails is logged and kept all the same,
         since an audit record must not be lost to a bug in its builder."""
-        resource = fhir_json.loads(event.body)
+        resource = stored_event(event.resource)
         errors = [issue for issue in validate(resource, with_models=False) if issue.severity == "error"]
         if errors:
             log.error("AuditEvent/%s is not valid R4 and is stored as recorded: %s", event.event_id,
