@@ -7,7 +7,9 @@ One server on PostgreSQL in dev mode, so a request without a token is served as 
 (no policy, no audit: the floor), and a request with a token goes the whole way: the RS256 token is
 verified, the policy decides, and the read's AuditEvent is committed before the response. The token
 is a Backend Services one (`system/*.rs`, private_key_jwt), as an analyst's system would hold. Prints
-both runs, the throughput loss (target <= 15%) and one JSON line (BENCH_SUMMARY).
+both runs, the throughput loss (target <= 15%), the server's CPU time per read in each mode (the API
+processes and their PostgreSQL backends: a figure that other load on the machine does not move, and
+the loss it implies for a CPU-bound server), and one JSON line (BENCH_SUMMARY).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import platform
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +57,37 @@ def token(base: str, key: RSAKey, client_id: str) -> str:
                                            "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed})
     response.raise_for_status()
     return str(response.json()["access_token"])
+
+
+def server_cpu_seconds(process_group: int, database: str) -> tuple[float, float]:
+    """CPU time used so far by the server's processes and by the PostgreSQL backends serving its
+    database (found by their process title), user + system."""
+    tick = os.sysconf("SC_CLK_TCK")
+    api = db = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            used = int(fields[11]) + int(fields[12])
+            if int(fields[2]) == process_group:  # fields[2] is the process group (5th field of stat)
+                api += used
+            elif b"postgres" in (cmdline := (entry / "cmdline").read_bytes()) and f" {database} ".encode() in cmdline:
+                db += used
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return api / tick, db / tick
+
+
+def timed_wrk(process_group: int, database: str, *args: Any, **options: Any) -> dict[str, Any]:
+    """`run_wrk`, plus the server's CPU microseconds per request over the run."""
+    api0, db0 = server_cpu_seconds(process_group, database)
+    result = run_wrk(*args, **options)
+    api1, db1 = server_cpu_seconds(process_group, database)
+    per_request = 1e6 / max(result["requests"], 1)
+    return {**result, "server_cpu_us_per_request": round((api1 - api0 + db1 - db0) * per_request, 1),
+            "api_cpu_us_per_request": round((api1 - api0) * per_request, 1),
+            "db_cpu_us_per_request": round((db1 - db0) * per_request, 1)}
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,10 +137,17 @@ def main() -> int:
         wrk = {"duration": args.duration, "connections": args.connections}
         runs: dict[str, list[dict[str, Any]]] = {"read_dev_mode": [], "read_with_token": []}
         for _ in range(args.rounds):
-            runs["read_dev_mode"].append(run_wrk("read.lua", base, reads, **wrk))
-            runs["read_with_token"].append(run_wrk("read.lua", base, {**reads, "BENCH_TOKEN": bearer}, **wrk))
+            runs["read_dev_mode"].append(timed_wrk(process.pid, name, "read.lua", base, reads, **wrk))
+            runs["read_with_token"].append(timed_wrk(process.pid, name, "read.lua", base,
+                                                     {**reads, "BENCH_TOKEN": bearer}, **wrk))
         results = {label: median_run(figures) for label, figures in runs.items()}
         loss = 1 - results["read_with_token"]["throughput"] / results["read_dev_mode"]["throughput"]
+        cpu = {label: statistics.median(run["server_cpu_us_per_request"] for run in figures)
+               for label, figures in runs.items()}
+        split = {label: (statistics.median(run["api_cpu_us_per_request"] for run in figures),
+                         statistics.median(run["db_cpu_us_per_request"] for run in figures))
+                 for label, figures in runs.items()}
+        cpu_loss = 1 - cpu["read_dev_mode"] / cpu["read_with_token"]
         print(f"\nAuth + audit cost on reads, PostgreSQL: concurrency {args.connections}, {args.workers} uvicorn "
               f"worker(s), {args.rounds} alternating rounds of {args.duration}s per mode (medians), {args.seed} "
               f"patients; {platform.node()} "
@@ -116,9 +157,15 @@ def main() -> int:
             print(f"{label:<18}{figures['throughput']:>10.1f}{figures['p50_ms']:>10.2f}{figures['p95_ms']:>10.2f}"
                   f"{figures['p99_ms']:>10.2f}{figures['errors']:>8}")
         print(f"throughput loss with a token (verify + policy + audit): {loss:.1%}  (target <= 15%)")
+        print(f"server CPU per read (API processes + their PostgreSQL backends, median): dev mode "
+              f"{cpu['read_dev_mode']:.0f} us, with a token {cpu['read_with_token']:.0f} us: the throughput a "
+              f"CPU-bound server loses, {cpu_loss:.1%} (unaffected by what else the machine runs)")
+        print("  of which API processes / PostgreSQL: " + ", ".join(
+            f"{label} {api:.0f} / {db:.0f} us" for label, (api, db) in split.items()))
         for label, figures in runs.items():
             print(f"{label} rounds, req/s: " + ", ".join(f"{f['throughput']:.0f}" for f in figures))
-        print("BENCH_SUMMARY " + json.dumps({"results": results, "rounds": runs, "loss": round(loss, 4)}))
+        print("BENCH_SUMMARY " + json.dumps({"results": results, "rounds": runs, "loss": round(loss, 4),
+                                             "server_cpu_us_per_request": cpu, "cpu_loss": round(cpu_loss, 4)}))
         return 0
     finally:
         if process is not None:

@@ -174,7 +174,9 @@ def rest_event(principal: Principal, *, interaction: str, res_type: str | None =
 _NOTE = "rest-1"  # a packed RestNote's first item
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, and a note is
+# made on every read
+@dataclass(slots=True)
 class RestNote:
     """A FHIR interaction's AuditEvent as noted on the request's path: `rest_event`'s arguments, and
     the time. The audit log stores it packed (a short list) and the materializer builds the BALP

@@ -54,6 +54,15 @@ _FORGET_JOB = "DELETE FROM jobs WHERE pk = $1"
 
 
 
+class _Commit(asyncio.Future[None]):
+    """The future a group's callers all wait on. Cancelling one caller must not cancel the others'
+    wait, so it cannot be cancelled: a cancelled caller gets its CancelledError once the group is
+    committed (its events are written all the same). Cheaper than a shield per caller."""
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
+
+
 class _Group:
     """The events of the callers that share one commit, and the future they all wait on."""
 
@@ -61,7 +70,7 @@ class _Group:
 
     def __init__(self) -> None:
         self.items: list[Any] = []
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done = _Commit(loop=asyncio.get_running_loop())
 
 
 class AuditTrail:
@@ -134,7 +143,7 @@ class AuditTrail:
         if not self._tasks or self._wake is None or self._closing or any(task.done() for task in self._tasks):
             raise RuntimeError("the audit trail is not running (AuditTrail.start() was not awaited, or it closed)")
         while self._waiting >= self.max_waiting and self._full:
-            await asyncio.shield(self._full[0].done)  # the flushers are behind: wait for a commit first
+            await self._full[0].done  # the flushers are behind: wait for a commit first
         group = self._open
         if group is None or len(group.items) >= self.max_group:
             if group is not None:
@@ -143,8 +152,7 @@ class AuditTrail:
         group.items.extend(storable(event) for event in events)
         self._waiting += len(events)
         self._wake.set()
-        # shielded: a caller that is cancelled must not cancel the others' wait
-        await asyncio.shield(group.done)
+        await group.done
 
     def record_soon(self, events: Sequence[AuditRecord]) -> None:
         """Record `events` in the background, without waiting: for callers inside a transaction of
