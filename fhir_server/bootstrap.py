@@ -191,7 +191,9 @@ async def start_runtime(settings: Settings) -> Runtime:
     except Exception:
         await engine.dispose()
         raise
-    pg_pool = None if settings.is_sqlite else await create_pg_pool(settings.driver_dsn, size=settings.database_pool_size)
+    pg_pool = None if settings.is_sqlite else await create_pg_pool(
+        settings.driver_dsn, size=settings.database_pool_size,
+        max_parallel_workers_per_gather=str(settings.database_parallel_workers))
     store = ResourceStore(engine, keyring, pg_pool=pg_pool)
     try:
         shipped = await _shipped_terminology(store)
