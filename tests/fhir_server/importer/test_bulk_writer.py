@@ -14,6 +14,7 @@ from fhir_server.context import Principal, RequestContext
 from fhir_server.db.tables import SEARCH_INDEX_TABLES, outbox, resource_versions, resources
 from fhir_server.importer import Importer, find_sources
 from fhir_server.importer.bulk_writer import BulkWriter
+from fhir_server.storage.audit_log import AuditLogStore
 from fhir_server.storage.bulk_load import BulkLoad
 from fhir_server.storage.positions import Positions
 from resources import fhir_json
@@ -35,8 +36,8 @@ async def scalar(runtime, stmt):
 
 
 async def audit_count(runtime) -> int:
-    async with runtime.store.single() as db:
-        return int(await db.fetchval("SELECT count(*) FROM audit_log"))
+    """The AuditEvents waiting in the audit log (a row holds a group of them)."""
+    return await AuditLogStore(runtime.store).pending()
 
 
 async def index_rows(runtime, res_type: str, res_id: str) -> dict[str, list[tuple]]:
