@@ -147,6 +147,9 @@ def create_app(settings: Settings) -> Starlette:
             purger.cancel()
             await holder["auth"].close()
             await runtime.close()
+            # this runtime is garbage now: let the collector have it (a process that starts apps one
+            # after another, as the test suite does, would otherwise keep every one of them)
+            gc.unfreeze()
 
     from fhir_server.api.outcomes import EXCEPTION_HANDLERS
 
