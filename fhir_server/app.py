@@ -40,6 +40,8 @@ from fhir_server.services.access import AccessGuard
 __all__ = ["create_app"]
 
 log = logging.getLogger("fhir_server")
+# whether this process has frozen what its first app loaded out of the collector (see `lifespan`)
+_FROZEN: list[bool] = []
 PURGE_SECONDS = 3600.0
 
 
@@ -130,9 +132,14 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.close()
             raise
         # the definitions, validators and search plans loaded at start are long-lived: keep them out
-        # of the collector's full passes, which otherwise stall requests for tens of milliseconds
-        gc.collect()
-        gc.freeze()
+        # of the collector's full passes, which otherwise stall requests for tens of milliseconds.
+        # Once per process: an app started after another (as the test suite does) must leave its
+        # runtime to the collector when it stops, and unfreezing would put the definitions back
+        # into every full pass
+        if not _FROZEN:
+            gc.collect()
+            gc.freeze()
+            _FROZEN.append(True)
         app.state.runtime = runtime
         app.state.auth = holder["auth"]
         purger = asyncio.create_task(_purge_periodically(holder["auth"]))
@@ -147,9 +154,6 @@ def create_app(settings: Settings) -> Starlette:
             purger.cancel()
             await holder["auth"].close()
             await runtime.close()
-            # this runtime is garbage now: let the collector have it (a process that starts apps one
-            # after another, as the test suite does, would otherwise keep every one of them)
-            gc.unfreeze()
 
     from fhir_server.api.outcomes import EXCEPTION_HANDLERS
 
