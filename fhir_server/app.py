@@ -41,7 +41,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("fhir_server")
 # whether this process has frozen what its first app loaded out of the collector (see `lifespan`)
-_FROZEN: list[bool] = []
+_frozen = False
 PURGE_SECONDS = 3600.0
 
 
@@ -136,10 +136,11 @@ def create_app(settings: Settings) -> Starlette:
         # Once per process: an app started after another (as the test suite does) must leave its
         # runtime to the collector when it stops, and unfreezing would put the definitions back
         # into every full pass
-        if not _FROZEN:
+        global _frozen
+        if not _frozen:
             gc.collect()
             gc.freeze()
-            _FROZEN.append(True)
+            _frozen = True
         app.state.runtime = runtime
         app.state.auth = holder["auth"]
         purger = asyncio.create_task(_purge_periodically(holder["auth"]))

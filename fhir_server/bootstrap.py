@@ -53,7 +53,7 @@ from fhir_server.wiring import (
 from resources import RESOURCE_TYPES
 from terminology import TerminologyStore, content
 
-__all__ = ["Runtime", "start_runtime", "prepare_database", "SOFTWARE_NAME", "software_version"]
+__all__ = ["Runtime", "start_runtime", "prepare_database", "check_terminology", "SOFTWARE_NAME", "software_version"]
 
 log = logging.getLogger("fhir_server")
 SOFTWARE_NAME = "fhir-server"
@@ -104,7 +104,8 @@ class Runtime:
 
 async def prepare_database(settings: Settings) -> None:
     """SQLite (the embedded default) migrates itself, terminology content included; PostgreSQL must have
-    been migrated explicitly."""
+    been migrated explicitly (its terminology content is checked as each runtime reads it, and by
+    `check_terminology` before the server's processes start)."""
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,12 @@ async def prepare_database(settings: Settings) -> None:
     if current != head:
         raise StartupError(f"the database is at schema revision {current or 'none'}, the server needs {head}: "
                            "run `fhir-server migrate` first")
-    _check_terminology(await asyncio.to_thread(terminology_content.loaded, url))
+
+
+async def check_terminology(settings: Settings) -> None:
+    """StartupError unless the database holds this release's terminology content whole: for the CLI,
+    which says so once before it starts any process (each runtime checks what it reads, too)."""
+    _check_terminology(await asyncio.to_thread(terminology_content.loaded, settings.sqlalchemy_url))
 
 
 def _check_terminology(release: str | None) -> None:

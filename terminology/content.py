@@ -42,9 +42,10 @@ def bundled() -> list[dict[str, Any]]:
     return resources
 
 
+@cache
 def release() -> str:
     """The SHA-256 of the files `bundled()` reads (hex): whether the content a database holds is this
-    release's, told without parsing them."""
+    release's, told without parsing them. The files do not change while a process runs."""
     digest = hashlib.sha256()
     for name in SPEC_FILES + LOCAL_FILES:
         digest.update(hashlib.sha256(_read(name)).digest())

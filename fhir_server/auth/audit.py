@@ -62,8 +62,12 @@ class Outcome(StrEnum):
     MAJOR_FAILURE = "12"
 
 
+def _instant(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _instant(dt.datetime.now(dt.UTC))
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
@@ -199,12 +203,12 @@ class RestNote:
 
     def event(self) -> dict[str, Any]:
         """The AuditEvent."""
-        recorded = dt.datetime.fromtimestamp(self.recorded_ms / 1000, dt.UTC)
+        recorded = _instant(dt.datetime.fromtimestamp(self.recorded_ms / 1000, dt.UTC))
         return rest_event(self.principal, interaction=self.interaction, res_type=self.res_type, res_id=self.res_id,
                           version_id=self.version_id, query=self.query, operation=self.operation,
                           patients=self.patients, outcome=self.outcome, outcome_desc=self.outcome_desc,
                           network_address=self.network_address, server_name=self.server_name,
-                          recorded=recorded.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+                          recorded=recorded)
 
     def packed(self) -> list[Any]:
         p = self.principal

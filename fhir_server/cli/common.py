@@ -35,13 +35,14 @@ def fail(message: str) -> None:
 
 async def prepare(settings: Settings) -> None:
     """Migrate (SQLite) and open the keyring once, before any worker process starts."""
-    from fhir_server.bootstrap import StartupError, prepare_database
+    from fhir_server.bootstrap import StartupError, check_terminology, prepare_database
     from fhir_server.db.engine import create_engine
     from fhir_server.storage.crypto import EncryptionError
     from fhir_server.storage.keys import open_keyring, verify_keyring
 
     try:
         await prepare_database(settings)
+        await check_terminology(settings)
         engine = create_engine(settings.sqlalchemy_url, pool_size=1)
         try:
             await verify_keyring(engine, await open_keyring(settings, engine))

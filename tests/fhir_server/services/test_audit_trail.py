@@ -89,6 +89,7 @@ async def test_record_returns_once_committed_and_groups_concurrent_callers(runti
         await trail.close()
     assert await AuditLogStore(runtime.store).pending() == 120
     assert 1 <= await count(runtime, audit_log) <= 4  # a row per group
+    assert await count(runtime, audit_log) == trail.flushes
     assert trail.flushed == 120
     assert 1 <= trail.flushes <= 4  # callers waiting together share a commit
 
