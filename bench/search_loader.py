@@ -68,7 +68,6 @@ async def _load_slice(dsn: str, key: str, plan: Plan, start: int, stop: int, sha
     conn = await asyncpg.connect(dsn)
     loaded = 0
     try:
-        await conn.execute("SET session_replication_role = replica")  # no foreign-key triggers while copying
         if shared:
             rows = _Rows()
             for j, resource in enumerate(shared_resources(plan)):

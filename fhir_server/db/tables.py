@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -63,7 +62,8 @@ resource_versions = Table(
     "resource_versions",
     metadata,
     Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
-    Column("resource_pk", PrimaryKey, ForeignKey("resources.pk"), nullable=False),
+    # no foreign key: written only with its `resources` row, which is never deleted (migration 0011)
+    Column("resource_pk", PrimaryKey, nullable=False),
     Column("res_type", String(64), nullable=False),
     Column("res_id", String(64), nullable=False),
     Column("version_id", Integer, nullable=False),
@@ -86,7 +86,8 @@ def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ..
         name,
         metadata,
         Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
-        Column("resource_pk", PrimaryKey, ForeignKey("resources.pk"), nullable=False),
+        # no foreign key, as for resource_versions: a check per index row cost as much as the row
+        Column("resource_pk", PrimaryKey, nullable=False),
         Column("res_type", String(64), nullable=False),
         Column("param", String(64), nullable=False),
         *columns,

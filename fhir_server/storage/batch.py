@@ -121,8 +121,7 @@ def _pg_write_statement() -> str:
 
     `v` numbers the versions (`n`) and gives the new ones their pks (the others keep theirs: the
     caller has updated their `resources` rows and cleared their index rows already); the index rows
-    name their version by `n`. Foreign keys are checked at the end of the statement, when the new
-    `resources` rows are there. Every part is estimated at a few rows whatever the arrays hold, so
+    name their version by `n`. Every part is estimated at a few rows whatever the arrays hold, so
     PostgreSQL settles on one generic plan for it (`ResourceStore.write`) instead of planning it anew."""
     types = ("text", "text", "int4", "int8", "bool", "bytea", "text", "text", "int8")
     arrays = ", ".join(f"${n}::{t}[]" for n, t in enumerate(types, start=1))

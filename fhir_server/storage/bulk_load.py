@@ -13,11 +13,8 @@ else go through `BatchStore` (the service layer's write path). The rows are the 
 told from a created one. Primary keys come from the `resources` sequence ahead of the transaction,
 so a rolled-back batch only leaves a gap, as any rolled-back insert does.
 
-Foreign keys: every row copied here references a `resources` row copied just before it in the same
-transaction, so when the connection may (a superuser's, or a role granted SET on the parameter), the
-per-row foreign-key triggers are skipped for the COPYs (`session_replication_role = replica`, as
-`pg_restore --disable-triggers` does): they cost about as much as the rows themselves. The schema
-has no other triggers. Nothing commits here.
+Every row copied here references a `resources` row copied just before it in the same transaction;
+the tables have no foreign keys or triggers to check that (migration 0011). Nothing commits here.
 """
 
 from __future__ import annotations
@@ -54,9 +51,6 @@ INDEX_ROWS = {kind: CopyLayout([column_type(SEARCH_INDEX_TABLES[kind], c) for c 
 _RESERVE = "SELECT nextval('resources_pk_seq') FROM generate_series(1, $1)"
 _EXISTING = ("SELECT r.res_type, r.res_id FROM resources AS r JOIN unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
              "ON r.res_type = k.res_type AND r.res_id = k.res_id")
-_MAY_SKIP_TRIGGERS = "SELECT current_setting('is_superuser') = 'on'"
-# PostgreSQL 15 can grant the setting alone: GRANT SET ON PARAMETER session_replication_role TO <role>
-_MAY_SKIP_TRIGGERS_15 = _MAY_SKIP_TRIGGERS + " OR has_parameter_privilege('session_replication_role', 'SET')"
 _PG_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
 
@@ -75,7 +69,6 @@ class BulkLoad:
         if store.is_sqlite:
             raise ValueError("bulk loading with COPY needs PostgreSQL")
         self.store = store
-        self._skip_triggers: bool | None = None
 
     async def reserve_pks(self, count: int, tx: Tx | None = None) -> list[int]:
         """`count` new primary keys for `resources`, drawn in `tx` or on a connection of their own
@@ -102,24 +95,12 @@ class BulkLoad:
         db = tx.db
         if not isinstance(db, AsyncpgDriver):
             raise TypeError("bulk loading with COPY needs an asyncpg connection")
-        skip = await self._may_skip_triggers(db)
-        if skip:
-            await db.execute("SET LOCAL session_replication_role = replica")
         await _copy(db, "resources", RESOURCE_COLUMNS, rows.resources)
         await _copy(db, "resource_versions", VERSION_COLUMNS, rows.versions)
         await _copy(db, "outbox", OUTBOX_COLUMNS, rows.outbox)
         for kind, encoded in rows.index.items():
             if encoded:
                 await _copy(db, SEARCH_INDEX_TABLES[kind].name, _INDEX_COPY_COLUMNS[kind], encoded)
-        if skip:  # (a failed COPY rolls the setting back with the transaction)
-            await db.execute("SET LOCAL session_replication_role = origin")
-
-    async def _may_skip_triggers(self, db: AsyncpgDriver) -> bool:
-        if self._skip_triggers is None:
-            version = int(await db.fetchval("SHOW server_version_num"))
-            self._skip_triggers = bool(await db.fetchval(_MAY_SKIP_TRIGGERS_15 if version >= 150000
-                                                         else _MAY_SKIP_TRIGGERS))
-        return self._skip_triggers
 
 
 async def _copy(db: AsyncpgDriver, table: str, columns: Sequence[str], rows: list[bytes]) -> None:
