@@ -119,8 +119,11 @@ class TransactionRun:
     def serialized_criteria(self) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
         """The criteria of the conditional creates and updates whose turn can be taken before the run:
         those that name no resource of the Bundle (the others are known only as the run binds them)."""
+        return [(entry.res_type, criteria) for entry, criteria in self._known_ahead()]
+
+    def _known_ahead(self) -> list[tuple[BundleEntry, tuple[tuple[str, str], ...]]]:
         full_urls = {entry.full_url for entry in self.entries if entry.full_url}
-        targets = []
+        known = []
         for entry in self.entries:
             if entry.method == "POST":
                 criteria = entry.if_none_exist
@@ -129,18 +132,26 @@ class TransactionRun:
             else:
                 continue
             if criteria and not any(part in full_urls for _, value in criteria for part in value.split(",")):
-                targets.append((entry.res_type, criteria))
-        return targets
+                known.append((entry, criteria))
+        return known
 
     async def _identities(self) -> None:
         tx, resources = self.tx, self.resources
-        await resources.serialize_many_in(tx, self.serialized_criteria())
+        for entry in self.entries:
+            if (entry.method == "POST" and entry.if_none_exist) or entry.conditional:
+                with named(entry):
+                    resources.access.check(self.ctx, "search-type", entry.res_type)  # conditional: a search
+        # the matches of the criteria known ahead, found together (their turns taken in the same step)
+        ahead = self._known_ahead()
+        found = await resources.match_many_in(tx, [(entry.res_type, criteria) for entry, criteria in ahead]) \
+            if ahead else []
+        matches = {entry.index: ids for (entry, _), ids in zip(ahead, found, strict=True)}
         for entry in self.entries:
             with named(entry):
-                if (entry.method == "POST" and entry.if_none_exist) or entry.conditional:
-                    resources.access.check(self.ctx, "search-type", entry.res_type)  # conditional: a search
                 if entry.method == "POST" and entry.if_none_exist:
-                    existing = await resources.resolve_create_in(tx, entry.res_type, self.ids.criteria(entry.if_none_exist))
+                    criteria = self.ids.criteria(entry.if_none_exist)
+                    existing = await resources.resolve_create_in(
+                        tx, entry.res_type, criteria, matches=matches.get(entry.index) if criteria == entry.if_none_exist else None)
                     if existing is None:
                         self._target(entry, str(uuid.uuid4()))
                     else:
@@ -151,8 +162,9 @@ class TransactionRun:
                         self.outcomes[entry.index] = EntryOutcome(200, version, informational="an existing resource matched")
                 elif entry.method == "PUT" and entry.conditional:
                     body_id = self.prepared[entry.index].content().get("id")
+                    criteria = self.ids.criteria(entry.criteria)
                     self._target(entry, await resources.resolve_update_in(
-                        tx, entry.res_type, self.ids.criteria(entry.criteria), body_id))
+                        tx, entry.res_type, criteria, body_id, matches=matches.get(entry.index) if criteria == entry.criteria else None))
                 elif entry.method == "PATCH" and entry.conditional:
                     self._target(entry, await resources.resolve_patch_in(
                         tx, entry.res_type, self.ids.criteria(entry.criteria)))

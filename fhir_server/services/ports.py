@@ -34,6 +34,9 @@ class Matcher(Protocol):
                        criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
         """(pk, id) of current resources of `res_type` matching the search criteria."""
 
+    async def many(self, tx: Tx, wanted: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> list[list[tuple[int, str]]]:
+        """What `__call__` gives for each (res_type, criteria) of `wanted`, in fewer round trips."""
+
 
 @dataclass(frozen=True, slots=True)
 class Change:

@@ -203,9 +203,20 @@ class ResourceService:
             await self._serialize_on(tx, res_type, criteria)
         return [res_id for _, res_id in await self.matcher(tx, res_type, criteria)]
 
-    async def resolve_create_in(self, tx: Tx, res_type: str, if_none_exist: Criteria) -> CurrentRow | None:
-        """The resource a conditional create finds instead of creating (None: create); 412 on several."""
-        matches = await self.match_in(tx, res_type, if_none_exist)
+    async def match_many_in(self, tx: Tx, wanted: Sequence[tuple[str, Criteria]]) -> list[list[str]]:
+        """`match_in` (serialized) for several criteria at once, in one round trip for their turns and
+        one for their matches."""
+        for res_type, _ in wanted:
+            require_type(res_type)
+        await self.serialize_many_in(tx, wanted)
+        return [[res_id for _, res_id in found] for found in await self.matcher.many(tx, wanted)]
+
+    async def resolve_create_in(self, tx: Tx, res_type: str, if_none_exist: Criteria, *,
+                                matches: Sequence[str] | None = None) -> CurrentRow | None:
+        """The resource a conditional create finds instead of creating (None: create); 412 on several.
+        `matches`: the criteria's matches, when `match_many_in` found them already."""
+        if matches is None:
+            matches = await self.match_in(tx, res_type, if_none_exist)
         if len(matches) > 1:
             raise MultipleMatches(
                 f"If-None-Exist matched {len(matches)} {res_type} resources; the criteria are not selective enough")
@@ -216,9 +227,11 @@ class ResourceService:
             raise AssertionError(f"{res_type}/{matches[0]} matched but has no row")
         return existing
 
-    async def resolve_update_in(self, tx: Tx, res_type: str, criteria: Criteria, body_id: Any) -> str:
+    async def resolve_update_in(self, tx: Tx, res_type: str, criteria: Criteria, body_id: Any, *,
+                                matches: Sequence[str] | None = None) -> str:
         """The id a conditional update writes to: the one match, else the body's id or a new one."""
-        matches = await self.match_in(tx, res_type, criteria)
+        if matches is None:
+            matches = await self.match_in(tx, res_type, criteria)
         if len(matches) > 1:
             raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
                                   "a conditional update needs at most one")

@@ -123,3 +123,15 @@ async def test_totals_count_the_matches(store: Store, resource_type: str, pairs:
                                         expected: set[str]) -> None:
     query = parse_query(store.registry, resource_type, pairs)
     assert await store.pks(compile_total(query)) == [len(expected)]
+
+
+async def test_many_criteria_match_together_as_each_alone(store: Store) -> None:
+    wanted = [(resource_type, pairs) for resource_type, pairs, _ in ALL_CASES]
+    wanted = (wanted * (250 // len(wanted) + 1))[:250]  # across the statements of a hundred criteria each
+    matcher = SearchMatcher(store.registry)
+    together = await matcher.many(_Tx(store), wanted)  # type: ignore[arg-type]
+    alone = [await matcher(_Tx(store), resource_type, pairs) for resource_type, pairs in wanted]  # type: ignore[arg-type]
+    assert together == alone
+    assert {len(found) for found in alone} >= {0, 1, 2}
+    expected = {(t, tuple(p)): e for t, p, e in ALL_CASES}
+    assert all({res_id for _, res_id in found} == expected[(t, tuple(p))] for (t, p), found in zip(wanted, together, strict=True))
