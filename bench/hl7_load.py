@@ -1,10 +1,10 @@
 """HL7 v2 gateway benchmark on PostgreSQL: ORU^R01 lab results (5 OBX each) streamed over MLLP.
 
     python bench/hl7_load.py [--messages 100000] [--connections 4] [--paced-rate 50] [--paced-seconds 30]
-                             [--patients 5000] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
+                             [--patients 5000] [--gateway-workers 1] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
 
 Creates its own database (dropped afterwards), migrates it and starts a real gateway,
-`fhir-server mllp`, in its own process. The sender opens `--connections` MLLP connections, one lab
+`fhir-server mllp --workers N`, in its own process(es). The sender opens `--connections` MLLP connections, one lab
 (MSH-4) each, and on each sends a message and waits for its ACK, as labs do. Each message is a
 distinct result (its own MSH-10 and filler order number) for one of `--patients` patients, so the
 Patient is matched, not created, once the patients have been seen.
@@ -103,10 +103,16 @@ def latency_ms(values: list[float]) -> dict[str, float]:
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """RSS of the gateway process and of its listener processes (`--gateway-workers`)."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # it exited meanwhile
+        return total
+    return total + sum(rss_mib(int(child)) for child in children)
 
 
 async def resources_written(db_url: str) -> int:
@@ -235,6 +241,7 @@ def main() -> int:
     parser.add_argument("--paced-rate", type=float, default=50)
     parser.add_argument("--paced-seconds", type=float, default=30)
     parser.add_argument("--patients", type=int, default=5000)
+    parser.add_argument("--gateway-workers", type=int, default=1, help="listener processes (mllp --workers)")
     args = parser.parse_args()
     load_before = os.getloadavg()
 
@@ -249,12 +256,14 @@ def main() -> int:
         subprocess.run([str(BIN / "fhir-server"), "migrate"], env=env, check=True, capture_output=True)
         port = free_port()
         log = open(work / "gateway.log", "wb")  # noqa: SIM115 - lives as long as the process
-        process = subprocess.Popen([str(BIN / "fhir-server"), "mllp", "--port", str(port)], env=env, stdout=log,
+        process = subprocess.Popen([str(BIN / "fhir-server"), "mllp", "--port", str(port),
+                                    "--workers", str(args.gateway_workers)], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(port, process)
         figures = asyncio.run(bench(args, port, process.pid, db_url))
         latency, paced_latency = figures["sustained_latency"], figures["paced_latency"]
-        print(f"\nHL7 v2 gateway on PostgreSQL: ORU^R01 with 5 OBX over {args.connections} MLLP connections; "
+        print(f"\nHL7 v2 gateway on PostgreSQL ({args.gateway_workers} listener process"
+              f"{'es' if args.gateway_workers > 1 else ''}): ORU^R01 with 5 OBX over {args.connections} MLLP connections; "
               f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), "
               f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
         print(f"sustained: {figures['messages']:,} messages in {figures['seconds']} s = "
@@ -270,6 +279,7 @@ def main() -> int:
               f"peak after 10% {figures['rss_mib_peak_after_10pct']}, end {figures['rss_mib_end']}")
         print(f"ACKs not AA: {figures['not_aa']}; inbox: {figures['inbox']} for {figures['sent']} sent")
         print("BENCH_SUMMARY " + json.dumps({**figures, "connections": args.connections,
+                                             "gateway_workers": args.gateway_workers,
                                              "loadavg_before": load_before}))
         return 0 if figures["not_aa"] == 0 else 1
     finally:

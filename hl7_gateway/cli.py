@@ -13,6 +13,7 @@ import click
 
 from fhir_server.bootstrap import Runtime, start_runtime
 from fhir_server.cli.common import load_settings, prepare
+from fhir_server.config import Settings
 from fhir_server.storage.inbox import InboxStore
 from hl7_gateway.db_inbox import DatabaseInbox
 from hl7_gateway.inbox import InboxEntry
@@ -25,7 +26,10 @@ T = TypeVar("T")
 def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     settings = load_settings()
     asyncio.run(prepare(settings))
+    return _in_runtime(settings, work)
 
+
+def _in_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
     async def run() -> T:
         runtime = await start_runtime(settings)
         try:
@@ -42,8 +46,12 @@ def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--max-frame-bytes", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1024))
-def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_frame_bytes: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Listener processes sharing the port (one core each).")
+def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_frame_bytes: int,
+         workers: int) -> None:
     """Run the HL7 v2 MLLP listener: labs send results, the server files them as FHIR."""
+    from hl7_gateway.listeners import listening_socket, run_listeners
     from hl7_gateway.runner import serve
 
     context = None
@@ -52,7 +60,25 @@ def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_
             raise click.ClickException("TLS needs both --tls-cert and --tls-key")
         context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls_cert, tls_key)
-    _with_runtime(lambda runtime: serve(runtime, host=host, port=port, ssl=context, max_frame_bytes=max_frame_bytes))
+    if workers == 1:
+        _with_runtime(lambda runtime: serve(runtime, host=host, port=port, ssl=context,
+                                            max_frame_bytes=max_frame_bytes))
+        return
+    settings = load_settings()
+    asyncio.run(prepare(settings))
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+
+    def listener(listening: Callable[[], None]) -> None:
+        _in_runtime(settings, lambda runtime: serve(runtime, host=host, port=port, ssl=context,
+                                                    max_frame_bytes=max_frame_bytes, sock=sock, listening=listening))
+
+    status = run_listeners(workers, listener)
+    sock.close()
+    if status:
+        raise click.ClickException("a listener process could not start; see the log above")
 
 
 @click.group()

@@ -27,7 +27,9 @@ Exactly-once rules
    behind, not in this process's hands) again with backoff, a bounded number of times, through
    `recover()`; content errors (AE) are final and never retried.
 5. Order per sender. Messages from one sender are processed one at a time, in arrival order, so a
-   correction cannot overtake the result it corrects; different senders proceed in parallel.
+   correction cannot overtake the result it corrects; different senders proceed in parallel. With
+   several listener processes (`fhir-server mllp --workers`) this holds per connection, which is the
+   order an MLLP sender keeps: it waits for each ACK before sending the next message.
 
 Outcomes: AA after the Bundle is filed (with ERR severity W for fields dropped); AE when the content is
 wrong or the FHIR service refuses it (400/404/412/422); AR when the message cannot be read, is not

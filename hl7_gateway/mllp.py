@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 
@@ -107,8 +108,12 @@ class MLLPServer:
     def __init__(self, handle: Handler, *, host: str = "127.0.0.1", port: int = 2575,
                  ssl: ssl_module.SSLContext | None = None, max_frame_bytes: int = 16 * 1024 * 1024,
                  idle_timeout: float = 300.0, frame_timeout: float = 60.0, max_connections: int = 1000,
-                 oversize_reply: OversizeReply | None = None, read_size: int = 65536) -> None:
+                 oversize_reply: OversizeReply | None = None, read_size: int = 65536,
+                 sock: socket.socket | None = None) -> None:
+        """`sock`: a listening socket to accept on instead of binding `host`:`port` (the listener
+        processes of `fhir-server mllp --workers N` share the one their parent bound)."""
         self._handle = handle
+        self._sock = sock
         self.host = host
         self._port = port
         self._ssl = ssl
@@ -132,8 +137,12 @@ class MLLPServer:
         return len(self._connections)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self._port, ssl=self._ssl,
-                                                  limit=self._read_size)
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=self._sock, ssl=self._ssl,
+                                                      limit=self._read_size)
+        else:
+            self._server = await asyncio.start_server(self._accept, self.host, self._port, ssl=self._ssl,
+                                                      limit=self._read_size)
 
     async def serve_forever(self) -> None:
         if self._server is None:

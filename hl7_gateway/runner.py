@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl as ssl_module
+from collections.abc import Callable
 
 from fhir_server.bootstrap import Runtime
 from fhir_server.context import Principal
@@ -50,8 +52,11 @@ def build_gateway(runtime: Runtime) -> Gateway:
 
 
 async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
-                max_frame_bytes: int = 16 * 1024 * 1024, retry: RetryPolicy | None = None) -> None:
-    """Finish what a previous run left unfinished, then listen (and retry failed messages) until cancelled."""
+                max_frame_bytes: int = 16 * 1024 * 1024, retry: RetryPolicy | None = None,
+                sock: socket.socket | None = None, listening: Callable[[], None] | None = None) -> None:
+    """Finish what a previous run left unfinished, then listen (and retry failed messages) until
+    cancelled; on `sock` when given (bound by a parent that runs several listener processes), calling
+    `listening()` once connections are accepted."""
     gateway = build_gateway(runtime)
     retry = retry or RetryPolicy()
     recovered = await gateway.recover(max_attempts=retry.max_attempts)
@@ -60,8 +65,10 @@ async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLCo
     retrying = asyncio.create_task(retry_forever(gateway, retry), name="hl7-retry")
     try:
         async with MLLPServer(gateway.handle, host=host, port=port, ssl=ssl, max_frame_bytes=max_frame_bytes,
-                              oversize_reply=gateway.oversize_reply) as server:
+                              oversize_reply=gateway.oversize_reply, sock=sock) as server:
             log.info("HL7 v2 MLLP listener on %s:%d", host, server.port)
+            if listening is not None:
+                listening()
             await server.serve_forever()
     finally:
         retrying.cancel()
