@@ -51,7 +51,7 @@ def _in_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> 
 def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_frame_bytes: int,
          workers: int) -> None:
     """Run the HL7 v2 MLLP listener: labs send results, the server files them as FHIR."""
-    from hl7_gateway.listeners import listening_socket, run_listeners
+    from hl7_gateway.listeners import SharedCounts, listening_socket, run_listeners
     from hl7_gateway.runner import serve
 
     context = None
@@ -71,9 +71,9 @@ def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
 
-    def listener(listening: Callable[[], None]) -> None:
-        _in_runtime(settings, lambda runtime: serve(runtime, host=host, port=port, ssl=context,
-                                                    max_frame_bytes=max_frame_bytes, sock=sock, listening=listening))
+    def listener(listening: Callable[[], None], share: SharedCounts) -> None:
+        _in_runtime(settings, lambda runtime: serve(runtime, host=host, port=port, ssl=context, max_frame_bytes=max_frame_bytes,
+                                                    sock=sock, share=share, listening=listening))
 
     status = run_listeners(workers, listener)
     sock.close()

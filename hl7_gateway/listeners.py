@@ -1,8 +1,11 @@
 """Several listener processes on one port: `fhir-server mllp --workers N`.
 
 One gateway process files messages with one core; the parent binds the port once and forks `N`
-processes that each accept connections from that socket (the kernel hands each new connection to one
-of them) and run their own runtime, as `serve --workers` does for HTTP. Messages stay exactly-once
+processes that each accept connections from that socket and run their own runtime, as `serve
+--workers` does for HTTP. Left to the kernel, whichever process wakes first would take each new
+connection (the first one up took all four of a lab's connections in a test): a `SharedCounts` in
+shared memory holds each process's open connections, and a process takes the next connection only
+while it holds no more than any other listening process. Messages stay exactly-once
 across processes: the inbox refuses a second filing of an entry (`AlreadySettled`) and conditional
 writes take their turns in the database. Order per sender holds per connection, which is how MLLP
 senders keep it: each waits for the ACK of a message before sending the next.
@@ -14,6 +17,7 @@ stops every process and fails the command. SIGTERM or SIGINT stops them all.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -27,12 +31,13 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-__all__ = ["listening_socket", "run_listeners"]
+__all__ = ["listening_socket", "run_listeners", "SharedCounts"]
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
-Serve = Callable[[Callable[[], None]], None]
-"""`serve(listening)`: run a listener until stopped, calling `listening()` once it accepts connections."""
+Serve = Callable[[Callable[[], None], "SharedCounts"], None]
+"""`serve(listening, share)`: run a listener until stopped, calling `listening()` once it accepts
+connections and taking them in turn with `share`."""
 
 
 def listening_socket(host: str, port: int, *, backlog: int = 512) -> socket.socket:
@@ -59,18 +64,38 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-def _child(serve: Serve, listening: Any, parent: int) -> None:
+class SharedCounts:
+    """The `ConnectionShare` of one listener process: the open connections of every process, in shared
+    memory (-1: a slot whose process has stopped)."""
+
+    POLL = 0.02
+
+    def __init__(self, counts: Any, slot: int) -> None:
+        self.counts = counts
+        self.slot = slot
+
+    def holding(self, connections: int) -> None:
+        self.counts[self.slot] = connections
+
+    async def turn(self) -> None:
+        # polled: the counts change in other processes (and this one's as its connections close),
+        # which no event of this process can signal
+        while self.counts[self.slot] > min(n for n in self.counts[:] if n >= 0):  # noqa: ASYNC110
+            await asyncio.sleep(self.POLL)
+
+
+def _child(serve: Serve, listening: Any, share: SharedCounts, parent: int) -> None:
     # the parent's handlers came with the fork: a listener stops as a single gateway process does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _die_with(parent)
     with contextlib.suppress(KeyboardInterrupt):
-        serve(listening.set)
+        serve(listening.set, share)
 
 
 def run_listeners(workers: int, serve: Serve) -> int:
-    """Run `serve(listening)` in `workers` forked processes until SIGTERM/SIGINT (0) or until one
-    fails before it calls `listening()` (1); returns the exit status."""
+    """Run `serve(listening, share)` in `workers` forked processes until SIGTERM/SIGINT (0) or until
+    one fails before it calls `listening()` (1); returns the exit status."""
     context: Any = multiprocessing.get_context("fork")
     stopping = False
 
@@ -79,22 +104,29 @@ def run_listeners(workers: int, serve: Serve) -> int:
         stopping = True
 
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    started: dict[BaseProcess, Any] = {}  # each process and the event it sets once listening
+    counts = context.Array("i", [-1] * workers, lock=False)
+    started: dict[BaseProcess, tuple[Any, int]] = {}  # each process: the event it sets once listening, its slot
 
-    def start() -> None:
+    def start(slot: int) -> None:
+        # counted from now, not from when it listens: connections that arrive while it starts wait
+        # for it rather than all going to the processes already up (labs keep theirs for days)
+        counts[slot] = 0
         listening = context.Event()
-        process = context.Process(target=_child, args=(serve, listening, os.getpid()), name="fhir-server-mllp")
+        process = context.Process(target=_child, args=(serve, listening, SharedCounts(counts, slot), os.getpid()),
+                                  name="fhir-server-mllp")
         process.start()
-        started[process] = listening
+        started[process] = (listening, slot)
 
     status = 0
     try:
-        for _ in range(workers):
-            start()
+        for slot in range(workers):
+            start(slot)
         while not stopping:
             wait([process.sentinel for process in started], timeout=1.0)
             for process in [p for p in started if not p.is_alive()]:
-                listened = started.pop(process).is_set()
+                listening, slot = started.pop(process)
+                counts[slot] = -1
+                listened = listening.is_set()
                 if stopping:
                     continue
                 if not listened:
@@ -104,7 +136,7 @@ def run_listeners(workers: int, serve: Serve) -> int:
                     break
                 log.warning("HL7 gateway: a listener process exited (status %s); starting another",
                             process.exitcode)
-                start()
+                start(slot)
     finally:
         for process in started:
             if process.is_alive():

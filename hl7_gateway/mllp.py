@@ -20,9 +20,10 @@ import logging
 import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 __all__ = ["START_BLOCK", "END_BLOCK", "FramingError", "FrameTooLarge", "FrameDecoder", "frame",
-           "MLLPServer", "MLLPClient", "Handler"]
+           "MLLPServer", "MLLPClient", "Handler", "ConnectionShare"]
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
@@ -102,6 +103,16 @@ class FrameDecoder:
         return out
 
 
+class ConnectionShare(Protocol):
+    """How a listener that shares its socket with other processes keeps its part of the connections."""
+
+    def holding(self, connections: int) -> None:
+        """This process now holds `connections` open connections."""
+
+    async def turn(self) -> None:
+        """Return when this process should take the next connection."""
+
+
 class MLLPServer:
     """An asyncio MLLP listener; `async with MLLPServer(handle, port=0) as server: server.port`."""
 
@@ -109,11 +120,14 @@ class MLLPServer:
                  ssl: ssl_module.SSLContext | None = None, max_frame_bytes: int = 16 * 1024 * 1024,
                  idle_timeout: float = 300.0, frame_timeout: float = 60.0, max_connections: int = 1000,
                  oversize_reply: OversizeReply | None = None, read_size: int = 65536,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None, share: ConnectionShare | None = None) -> None:
         """`sock`: a listening socket to accept on instead of binding `host`:`port` (the listener
-        processes of `fhir-server mllp --workers N` share the one their parent bound)."""
+        processes of `fhir-server mllp --workers N` share the one their parent bound); with `share`,
+        this process takes a new connection only when `share` says it is its turn."""
         self._handle = handle
         self._sock = sock
+        self._share = share
+        self._accepting: asyncio.Task[None] | None = None
         self.host = host
         self._port = port
         self._ssl = ssl
@@ -128,6 +142,8 @@ class MLLPServer:
 
     @property
     def port(self) -> int:
+        if self._sock is not None:
+            return int(self._sock.getsockname()[1])
         if self._server is None or not self._server.sockets:
             return self._port
         return int(self._server.sockets[0].getsockname()[1])
@@ -137,7 +153,10 @@ class MLLPServer:
         return len(self._connections)
 
     async def start(self) -> None:
-        if self._sock is not None:
+        if self._share is not None and self._sock is not None:
+            self._share.holding(0)
+            self._accepting = asyncio.create_task(self._accept_in_turn(self._sock, self._share))
+        elif self._sock is not None:
             self._server = await asyncio.start_server(self._accept, sock=self._sock, ssl=self._ssl,
                                                       limit=self._read_size)
         else:
@@ -145,12 +164,55 @@ class MLLPServer:
                                                       limit=self._read_size)
 
     async def serve_forever(self) -> None:
-        if self._server is None:
+        if self._server is None and self._accepting is None:
             await self.start()
+        if self._accepting is not None:
+            await self._accepting
+            return
         assert self._server is not None
         await self._server.serve_forever()
 
+    async def _accept_in_turn(self, sock: socket.socket, share: ConnectionShare) -> None:
+        """Accept on the shared socket while it is this process's turn: without it, whichever process
+        the kernel wakes first takes the connections, and one can end up serving every sender."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await share.turn()
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError as exc:  # e.g. the peer reset before it was accepted, or out of descriptors
+                log.warning("MLLP: accepting a connection failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            task = asyncio.create_task(self._connect(loop, conn))
+            self._connections.add(task)
+            share.holding(len(self._connections))
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, conn: socket.socket) -> None:
+        task = asyncio.current_task()
+        try:
+            reader = asyncio.StreamReader(limit=self._read_size)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            try:
+                transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn, ssl=self._ssl)
+            except (OSError, ssl_module.SSLError) as exc:
+                log.info("MLLP: connection lost before it was set up: %s", exc)
+                conn.close()
+                return
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            self._connections.discard(task)  # `_accept` counts it again for as long as it serves
+            await self._accept(reader, writer)
+        finally:
+            self._connections.discard(task)
+            if self._share is not None:
+                self._share.holding(len(self._connections))
+
     async def close(self) -> None:
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+            self._accepting = None
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):

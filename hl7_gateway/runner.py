@@ -23,7 +23,7 @@ from hl7_gateway.db_inbox import DatabaseInbox
 from hl7_gateway.filing import BundleFiler
 from hl7_gateway.gateway import Gateway
 from hl7_gateway.inbox import InboxEntry
-from hl7_gateway.mllp import MLLPServer
+from hl7_gateway.mllp import ConnectionShare, MLLPServer
 from hl7_gateway.parse import parse_message
 from hl7_gateway.retry import RetryPolicy, retry_forever
 
@@ -53,10 +53,11 @@ def build_gateway(runtime: Runtime) -> Gateway:
 
 async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
                 max_frame_bytes: int = 16 * 1024 * 1024, retry: RetryPolicy | None = None,
-                sock: socket.socket | None = None, listening: Callable[[], None] | None = None) -> None:
+                sock: socket.socket | None = None, share: ConnectionShare | None = None,
+                listening: Callable[[], None] | None = None) -> None:
     """Finish what a previous run left unfinished, then listen (and retry failed messages) until
-    cancelled; on `sock` when given (bound by a parent that runs several listener processes), calling
-    `listening()` once connections are accepted."""
+    cancelled; on `sock` when given (bound by a parent that runs several listener processes, taking
+    connections in turn with `share`), calling `listening()` once connections are accepted."""
     gateway = build_gateway(runtime)
     retry = retry or RetryPolicy()
     recovered = await gateway.recover(max_attempts=retry.max_attempts)
@@ -65,7 +66,7 @@ async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLCo
     retrying = asyncio.create_task(retry_forever(gateway, retry), name="hl7-retry")
     try:
         async with MLLPServer(gateway.handle, host=host, port=port, ssl=ssl, max_frame_bytes=max_frame_bytes,
-                              oversize_reply=gateway.oversize_reply, sock=sock) as server:
+                              oversize_reply=gateway.oversize_reply, sock=sock, share=share) as server:
             log.info("HL7 v2 MLLP listener on %s:%d", host, server.port)
             if listening is not None:
                 listening()

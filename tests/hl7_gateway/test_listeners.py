@@ -18,7 +18,7 @@ from fhir_server.bootstrap import start_runtime
 from fhir_server.config import Settings
 from fhir_server.storage.inbox import InboxStore
 from hl7_gateway.db_inbox import DatabaseInbox
-from hl7_gateway.listeners import run_listeners
+from hl7_gateway.listeners import SharedCounts, run_listeners
 from hl7_gateway.mllp import MLLPClient
 
 ORU = ("MSH|^~\\&|LIS|LAB{lab}|EHR|HOSP|20261123093000||ORU^R01^ORU_R01|W{n}|P|2.5.1\r"
@@ -38,6 +38,24 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def connections_of(pid: int, port: int) -> int:
+    """Established connections to `port` that process `pid` holds (its socket inodes in /proc/net/tcp)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01" and fields[9] in inodes:
+            count += 1
+    return count
+
+
 def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -46,9 +64,17 @@ def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
         time.sleep(0.2)
 
 
-async def send_all(port: int, numbers: range, connections: int = 4) -> list[bytes]:
+HELD: list[int] = []
+
+
+async def send_all(port: int, numbers: range, connections: int = 4, held=None) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """Send over `connections` connections at once; `held()`, called once all carried a message, goes to HELD."""
     clients = [await MLLPClient.connect("127.0.0.1", port, read_timeout=60) for _ in range(connections)]
     acks: list[bytes] = []
+    for lab, client in enumerate(clients):  # each connection accepted and serving before the count
+        acks.append(await client.send(ORU.format(lab=lab, n=f"c{numbers.start}-{lab}", patient=0).encode()))
+    if held is not None:
+        HELD[:] = sorted(held())
 
     async def sender(lab: int, client: MLLPClient) -> None:
         for n in numbers[lab::connections]:
@@ -87,14 +113,18 @@ def test_listener_processes_share_the_port_and_are_replaced(settings: Settings, 
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: len(children(process.pid)) == 2)
-        first = asyncio.run(send_all(port, range(0, 12)))
-        assert len(first) == 12 and all(b"MSA|AA|" in ack for ack in first)
+        with socket.create_connection(("127.0.0.1", port)):  # a probe that connects and leaves at once
+            pass
+        first = asyncio.run(send_all(port, range(0, 12), held=lambda: [connections_of(pid, port)
+                                                                       for pid in children(process.pid)]))
+        assert len(first) == 16 and all(b"MSA|AA|" in ack for ack in first)
+        assert HELD == [2, 2]  # four connections, two each, however the kernel woke the listeners
 
         killed = children(process.pid)[0]
         os.kill(killed, signal.SIGKILL)
         wait_for(lambda: len(children(process.pid)) == 2 and killed not in children(process.pid))
         second = asyncio.run(send_all(port, range(12, 24)))
-        assert len(second) == 12 and all(b"MSA|AA|" in ack for ack in second)
+        assert len(second) == 16 and all(b"MSA|AA|" in ack for ack in second)
 
         listeners = children(process.pid)
         process.send_signal(signal.SIGTERM)
@@ -106,7 +136,7 @@ def test_listener_processes_share_the_port_and_are_replaced(settings: Settings, 
             process.kill()
             process.wait()
         log.close()
-    assert asyncio.run(inbox_statuses(settings)) == {"processed": 24}
+    assert asyncio.run(inbox_statuses(settings)) == {"processed": 32}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
@@ -146,7 +176,7 @@ def test_a_port_in_use_fails_the_command(settings: Settings) -> None:
 def test_a_listener_that_dies_after_listening_is_started_again(tmp_path: Path) -> None:
     starts = tmp_path / "starts"
 
-    def serve(listening) -> None:  # type: ignore[no-untyped-def]
+    def serve(listening, share) -> None:  # type: ignore[no-untyped-def]
         with starts.open("a") as out:
             out.write("start\n")
         listening()
@@ -162,10 +192,26 @@ def test_a_listener_that_dies_after_listening_is_started_again(tmp_path: Path) -
 def test_a_listener_that_dies_before_listening_fails_the_supervisor(tmp_path: Path) -> None:
     starts = tmp_path / "starts"
 
-    def serve(listening) -> None:  # type: ignore[no-untyped-def]
+    def serve(listening, share) -> None:  # type: ignore[no-untyped-def]
         with starts.open("a") as out:
             out.write("start\n")
         os._exit(3)
 
     assert run_listeners(2, serve) == 1
     assert 1 <= starts.read_text().count("start") <= 2
+
+
+async def test_a_listener_takes_a_connection_only_while_it_holds_no_more_than_the_others() -> None:
+    counts = [2, 0, -1]  # this one holds 2, the second 0, the third has stopped
+    share = SharedCounts(counts, 0)
+    waiting = asyncio.create_task(share.turn())
+    await asyncio.sleep(5 * SharedCounts.POLL)
+    assert not waiting.done()
+    counts[1] = 1
+    await asyncio.sleep(5 * SharedCounts.POLL)
+    assert not waiting.done()
+    share.holding(1)  # one of its own closed meanwhile
+    await asyncio.wait_for(waiting, 1.0)
+    share.holding(2)
+    assert counts == [2, 1, -1]
+    await asyncio.wait_for(SharedCounts([0, -1], 0).turn(), 1.0)
