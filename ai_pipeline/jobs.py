@@ -1,7 +1,8 @@
 """The pipeline's job handlers, run by `fhir-server worker` (and `all`) in the job's own transaction.
 
-- `ai-pipeline.assess` {patient, encounter, source}: the rules over the patient's record; the
-  RiskAssessments, the Device and the Provenance commit with the job's completion.
+- `ai-pipeline.assess` {patient, encounter, sources}: the rules over the patient's record; the
+  RiskAssessments, the Device and the Provenance (whose entities are the sources: the results that
+  asked for the assessment) commit with the job's completion.
 - `ai-pipeline.extract` {type, id, version}: read that version's scanned attachments, write the
   extracted Observations and the patient's assessment. A newer version has its own job, so an older
   one is skipped as `superseded`. Reading (OCR, seconds a page) is the job's `prepare` step, outside
@@ -43,6 +44,12 @@ class DocumentRead:
     result: dict[str, Any] | None = None
 
 
+def _sources(payload: dict[str, Any]) -> list[str]:
+    """The results that asked for the assessment, once each (jobs queued by earlier releases name one `source`)."""
+    sources = payload.get("sources") or ([payload["source"]] if payload.get("source") else [])
+    return list(dict.fromkeys(str(source) for source in sources))
+
+
 def assessment_result(assessment: Assessment) -> dict[str, Any]:
     written = assessment.written
     return {
@@ -79,7 +86,7 @@ class PipelineJobs:
         try:
             assessment = await self.pipeline.assess_in(tx, ctx, str(payload["patient"]),
                                                        encounter=payload.get("encounter"),
-                                                       sources=[payload["source"]] if payload.get("source") else [])
+                                                       sources=_sources(payload))
         except (NotFound, Gone) as exc:
             return {"status": "skipped", "reason": exc.diagnostics}
         await self._audit(tx, ctx.audit)

@@ -4,8 +4,10 @@
 (REST, a transaction Bundle, the HL7 gateway), so a job exists if and only if its write committed:
 
 - a lab or vital-signs Observation, or any Observation with a code a rule reads, and a
-  DiagnosticReport, queue `ai-pipeline.assess` for their patient (one per patient per transaction,
-  so an ORU^R01 with twenty results queues one job);
+  DiagnosticReport, queue `ai-pipeline.assess` for their patient: one job per patient while it waits
+  (`JobQueue.coalesce`), which gathers the results that arrive meanwhile as its sources, so an ORU^R01
+  with twenty results, or a hundred messages for one patient while the worker is busy, queue one job
+  and the queue never holds more jobs than patients with new results;
 - a DocumentReference, or a DiagnosticReport with a `presentedForm`, carrying a scanned image (PNG,
   JPEG, TIFF) or PDF queues `ai-pipeline.extract` for that version of it.
 
@@ -102,4 +104,5 @@ class Triggers:
             return
         self._queued.add(patient)
         encounter = (resource.get("encounter") or {}).get("reference")
-        await self.jobs.enqueue(tx, ASSESS, {"patient": patient, "encounter": encounter, "source": source})
+        await self.jobs.coalesce(tx, ASSESS, patient, {"patient": patient, "encounter": encounter, "sources": [source]},
+                                 extend="sources")

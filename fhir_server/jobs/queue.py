@@ -7,6 +7,11 @@ workers that run its kind when its transaction commits (`wakeup`), without waiti
 poll. A job whose worker died is claimed again once its lease runs out, so jobs survive restarts; a
 failing job is retried with backoff until `max_attempts`, then left `failed` with its error for an
 operator.
+
+`coalesce` folds work into a job that has not started yet: while one waits for a key (a patient to
+assess), later requests add to its payload instead of queueing another, so the queue holds at
+most one waiting job per key however fast requests come. Its key (`waiting:<key>`) is released as
+the job is claimed: a request made while it runs queues the next one.
 """
 
 from __future__ import annotations
@@ -28,10 +33,22 @@ SECOND = 1_000_000
 
 _INSERT = ("INSERT INTO jobs (kind, payload, status, attempts, run_after, dedupe_key, created_at, updated_at) "
            "VALUES ($1, $2, 'queued', 0, $3, $4, $5, $5) RETURNING pk")
+WAITING = "waiting:"
+# the newer payload's fields, and the list field `$6` of both, oldest first
+_COALESCE_PG = (
+    _INSERT.removesuffix(" RETURNING pk")
+    + " ON CONFLICT (dedupe_key) DO UPDATE SET updated_at = EXCLUDED.updated_at, payload = jsonb_set("
+    "jobs.payload::jsonb || EXCLUDED.payload::jsonb, ARRAY[$6::text], "
+    "COALESCE(jobs.payload::jsonb -> $6::text, '[]'::jsonb) || COALESCE(EXCLUDED.payload::jsonb -> $6::text, '[]'::jsonb)"
+    ")::text RETURNING pk, xmax = 0 AS inserted"
+)
+_WAITING_SQLITE = "SELECT pk, payload FROM jobs WHERE dedupe_key = $1"
+_MERGE_SQLITE = "UPDATE jobs SET payload = $1, updated_at = $2 WHERE pk = $3"
+_RELEASE_WAITING = f"dedupe_key = CASE WHEN dedupe_key LIKE '{WAITING}%' THEN NULL ELSE dedupe_key END"
 _CLAIMABLE = ("(status = 'queued' AND run_after <= $3) OR (status = 'running' AND locked_until < $3)")
 _CLAIM_PG = (
-    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 "
-    f"WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = ANY($4::varchar[]) "
+    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3, "
+    f"{_RELEASE_WAITING} WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = ANY($4::varchar[]) "
     "ORDER BY run_after, pk LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING pk, kind, payload, attempts"
 )
 _FINISH = ("UPDATE jobs SET status = $1, result = $2, locked_by = NULL, locked_until = NULL, updated_at = $3 "
@@ -45,7 +62,8 @@ def _claim_sqlite(kinds: int) -> str:
     placeholders = ", ".join(f"${n}" for n in range(4, 4 + kinds))
     return (
         "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, "
-        f"updated_at = $3 WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind IN ({placeholders}) "
+        f"updated_at = $3, {_RELEASE_WAITING} WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) "
+        f"AND kind IN ({placeholders}) "
         "ORDER BY run_after, pk LIMIT 1) RETURNING pk, kind, payload, attempts"
     )
 
@@ -79,6 +97,28 @@ class JobQueue:
         if delay_seconds <= 0:
             tx.on_commit(f"wake:{kind}", self.wakeups.committed(kind))
         return pk
+
+    async def coalesce(self, tx: Tx, kind: str, key: str, payload: dict[str, Any], *, extend: str) -> int:
+        """Queue a job inside the caller's transaction, or fold `payload` into the job of `kind` still
+        waiting for `key`: its fields replace the waiting job's, except the list `payload[extend]`,
+        which is added to the waiting job's. Returns the job's pk."""
+        now = now_micros()
+        dedupe_key = f"{WAITING}{kind}:{key}"
+        if self.store.is_sqlite:  # its writers take turns: nothing can come between the read and the write
+            row = await tx.db.fetchrow(_WAITING_SQLITE, dedupe_key)
+            if row is not None:
+                waiting = orjson.loads(row[1])
+                merged = {**waiting, **payload, extend: [*waiting.get(extend, []), *payload.get(extend, [])]}
+                await tx.db.execute(_MERGE_SQLITE, orjson.dumps(merged).decode(), now, row[0])
+                return int(row[0])
+            pk = await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now, dedupe_key, now)
+        else:
+            pk, inserted = await tx.db.fetchrow(_COALESCE_PG, kind, orjson.dumps(payload).decode(), now, dedupe_key,
+                                                now, extend)
+            if not inserted:
+                return int(pk)
+        tx.on_commit(f"wake:{kind}", self.wakeups.committed(kind))
+        return int(pk)
 
     async def claim(self, worker_id: str, kinds: list[str]) -> Job | None:
         """Take the next runnable job of one of `kinds`, leased to `worker_id`; None when there is none."""

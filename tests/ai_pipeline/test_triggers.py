@@ -27,7 +27,7 @@ async def test_a_rest_create_of_a_lab_observation_queues_an_assessment(client):
     assert [(kind, status) for kind, status, _ in queued] == [("ai-pipeline.assess", "queued")]
     payload = orjson.loads(queued[0][2])
     assert payload["patient"] == "p1"
-    assert payload["source"] == f"Observation/{created.json()['id']}/_history/1"
+    assert payload["sources"] == [f"Observation/{created.json()['id']}/_history/1"]
 
 
 async def test_a_rolled_back_write_queues_nothing(client):
@@ -67,6 +67,29 @@ async def test_a_transaction_queues_one_assessment_per_patient(client):
     assert sorted(orjson.loads(payload)["patient"] for _, _, payload in queued) == ["p1", "p2"]
 
 
+async def test_results_for_a_patient_whose_assessment_waits_join_it(client):
+    runtime = runtime_of(client)
+    await client.put("/fhir/Patient/p1", json=patient(), headers=FHIR_JSON)
+    first = await client.post("/fhir/Observation", json=creatinine(), headers=FHIR_JSON)
+    second = await client.post("/fhir/Observation", json=lab("2823-3", "Potassium", "6.8", "mmol/L"), headers=FHIR_JSON)
+    other = await client.post("/fhir/Observation", json=lab("718-7", "Haemoglobin", "95", "g/L", pid="p2"),
+                              headers=FHIR_JSON)
+    queued = [orjson.loads(payload) for _, _, payload in await jobs(runtime)]
+    assert queued == [
+        {"patient": "p1", "encounter": None, "sources": [f"Observation/{first.json()['id']}/_history/1",
+                                                          f"Observation/{second.json()['id']}/_history/1"]},
+        {"patient": "p2", "encounter": None, "sources": [f"Observation/{other.json()['id']}/_history/1"]},
+    ]
+
+    claimed = await runtime.jobs.claim("test-worker", ["ai-pipeline.assess"])  # p1's job starts
+    assert claimed is not None and claimed.payload["patient"] == "p1"
+    third = await client.post("/fhir/Observation", json=creatinine(), headers=FHIR_JSON)
+    queued = [(status, orjson.loads(payload)) for _, status, payload in await jobs(runtime)]
+    assert [(status, payload["patient"], len(payload["sources"])) for status, payload in queued] == [
+        ("running", "p1", 2), ("queued", "p2", 1), ("queued", "p1", 1)]  # a result during the run queues the next
+    assert queued[2][1]["sources"] == [f"Observation/{third.json()['id']}/_history/1"]
+
+
 async def test_unrelated_writes_and_deletes_queue_nothing(client):
     await client.put("/fhir/Patient/p1", json=patient(), headers=FHIR_JSON)
     note = {"resourceType": "Observation", "status": "final", "code": {"text": "mood"},
@@ -91,6 +114,6 @@ async def test_scanned_documents_queue_an_extraction(client):
     queued = [(kind, orjson.loads(payload)) for kind, _, payload in await jobs(runtime_of(client))]
     assert queued == [
         ("ai-pipeline.extract", {"type": "DocumentReference", "id": "d1", "version": 1}),
-        ("ai-pipeline.assess", {"patient": "p1", "encounter": None, "source": "DiagnosticReport/r1/_history/1"}),
+        ("ai-pipeline.assess", {"patient": "p1", "encounter": None, "sources": ["DiagnosticReport/r1/_history/1"]}),
         ("ai-pipeline.extract", {"type": "DiagnosticReport", "id": "r1", "version": 1}),
     ]
