@@ -16,9 +16,15 @@ Patient is matched, not created, once the patients have been seen.
    overall and for the first and last 10% of the stream, ACK latency, and the gateway's RSS sampled
    every second (after the first 10%, and its peak over the rest: flat means no growth).
 
+With `--worker`, `fhir-server worker` runs beside the gateway, as in production, and every result
+queues its patient's AI assessment: the assessment queue's depth is sampled every second (waiting
+jobs, and the most it held) with the jobs done per second, for the paced phase (`--paced-rate` 60
+messages/s is 300 OBX results/s) and the sustained one. Without it the bench times the gateway alone.
+
 Every ACK must be AA; the inbox must hold one processed entry per message. Prints a table and one
 JSON line (BENCH_SUMMARY) with every figure. Targets (2-core machine): >= 300 messages/s sustained,
-p99 <= 100 ms at 50 messages/s, RSS flat over 100,000 messages.
+p99 <= 100 ms at 50 messages/s, RSS flat over 100,000 messages; the worker keeps up with 300 results/s
+without unbounded queue growth.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,6 +130,51 @@ async def resources_written(db_url: str) -> int:
         await conn.close()
 
 
+class QueueDepth:
+    """Samples the waiting and finished assessment jobs every second while a phase runs."""
+
+    SQL = ("SELECT count(*) FILTER (WHERE status IN ('queued', 'running')), count(*) FILTER (WHERE status = 'done'), "
+           "count(*) FILTER (WHERE status = 'failed') FROM jobs WHERE kind = 'ai-pipeline.assess'")
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.samples: list[tuple[float, int, int, int]] = []  # (time, waiting, done, failed)
+
+    async def sample(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self.db_url)
+        try:
+            while not stop.is_set():
+                waiting, done, failed = await conn.fetchrow(self.SQL)
+                self.samples.append((time.perf_counter(), waiting, done, failed))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            await conn.close()
+
+    def figures(self) -> dict[str, object]:
+        if len(self.samples) < 2:
+            return {}
+        (t0, _, done0, _), (t1, waiting1, done1, failed1) = self.samples[0], self.samples[-1]
+        tenth = max(1, len(self.samples) // 10)
+        return {"waiting_max": max(w for _, w, _, _ in self.samples), "waiting_end": waiting1,
+                "waiting_first_10pct_mean": round(statistics.mean(w for _, w, _, _ in self.samples[:tenth]), 1),
+                "waiting_last_10pct_mean": round(statistics.mean(w for _, w, _, _ in self.samples[-tenth:]), 1),
+                "assessments_per_s": round((done1 - done0) / (t1 - t0), 1), "failed": failed1}
+
+
+async def measured(db_url: str, worker: bool, phase):  # type: ignore[no-untyped-def]
+    """Run `phase` (a coroutine), with the assessment queue sampled when the worker runs."""
+    if not worker:
+        return await phase, {}
+    depth, stop = QueueDepth(db_url), asyncio.Event()
+    sampler = asyncio.create_task(depth.sample(stop))
+    try:
+        return await phase, depth
+    finally:
+        stop.set()
+        await sampler
+
+
 async def inbox_statuses(db_url: str) -> dict[str, int]:
     conn = await asyncpg.connect(db_url)
     try:
@@ -175,7 +227,8 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
     clients = [await MLLPClient.connect("127.0.0.1", port, read_timeout=60) for _ in range(args.connections)]
     try:
         await unpaced(sender, clients, WARMUP, [], db_url)
-        paced_latencies = await paced(sender, clients, args.paced_rate, args.paced_seconds)
+        paced_latencies, paced_queue = await measured(db_url, args.worker,
+                                                      paced(sender, clients, args.paced_rate, args.paced_seconds))
         samples: list[tuple[float, float]] = []
         stop = asyncio.Event()
 
@@ -187,7 +240,8 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
 
         sampler = asyncio.create_task(sample_rss())
         marks: list[tuple[int, float, int]] = []
-        latencies = await unpaced(sender, clients, args.messages, marks, db_url)
+        latencies, sustained_queue = await measured(db_url, args.worker,
+                                                    unpaced(sender, clients, args.messages, marks, db_url))
         stop.set()
         await sampler
     finally:
@@ -214,6 +268,8 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
         "rss_mib_peak_after_10pct": round(max(after_first_tenth), 1) if after_first_tenth else None,
         "rss_mib_end": round(samples[-1][1], 1) if samples else None,
         "not_aa": sender.not_aa,
+        **({"paced_assessment_queue": paced_queue.figures(), "sustained_assessment_queue": sustained_queue.figures()}
+           if args.worker else {}),
         "inbox": await inbox_statuses(db_url),
         "sent": sender.next,
     }
@@ -242,6 +298,7 @@ def main() -> int:
     parser.add_argument("--paced-seconds", type=float, default=30)
     parser.add_argument("--patients", type=int, default=5000)
     parser.add_argument("--gateway-workers", type=int, default=1, help="listener processes (mllp --workers)")
+    parser.add_argument("--worker", action="store_true", help="run `fhir-server worker` too and sample its queue")
     args = parser.parse_args()
     load_before = os.getloadavg()
 
@@ -250,6 +307,7 @@ def main() -> int:
     asyncio.run(admin(args.admin_url, f'CREATE DATABASE "{name}"'))
     work = Path(tempfile.mkdtemp(prefix="fhir-bench-hl7-"))
     process: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
     try:
         env = {**os.environ, "FHIR_DATABASE_URL": db_url, "FHIR_DATA_DIR": str(work / "data"),
                "FHIR_LOG_LEVEL": "warning"}
@@ -259,6 +317,9 @@ def main() -> int:
         process = subprocess.Popen([str(BIN / "fhir-server"), "mllp", "--port", str(port),
                                     "--workers", str(args.gateway_workers)], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
+        if args.worker:
+            worker = subprocess.Popen([str(BIN / "fhir-server"), "worker"], env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(port, process)
         figures = asyncio.run(bench(args, port, process.pid, db_url))
         latency, paced_latency = figures["sustained_latency"], figures["paced_latency"]
@@ -278,17 +339,23 @@ def main() -> int:
         print(f"gateway RSS MiB: start {figures['rss_mib_start']}, after 10% {figures['rss_mib_after_10pct']}, "
               f"peak after 10% {figures['rss_mib_peak_after_10pct']}, end {figures['rss_mib_end']}")
         print(f"ACKs not AA: {figures['not_aa']}; inbox: {figures['inbox']} for {figures['sent']} sent")
+        if args.worker:
+            for phase in ("paced", "sustained"):
+                print(f"AI assessment queue, {phase}: {figures[f'{phase}_assessment_queue']}")
         print("BENCH_SUMMARY " + json.dumps({**figures, "connections": args.connections,
                                              "gateway_workers": args.gateway_workers,
                                              "loadavg_before": load_before}))
         return 0 if figures["not_aa"] == 0 else 1
     finally:
-        if process is not None:
+        for running in (worker, process):
+            if running is None:
+                continue
             try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=20)
+                os.killpg(running.pid, signal.SIGTERM)
+                running.wait(timeout=20)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(running.pid, signal.SIGKILL)
         asyncio.run(admin(args.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         shutil.rmtree(work, ignore_errors=True)
 
