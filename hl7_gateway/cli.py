@@ -51,7 +51,7 @@ def _in_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> 
 def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_frame_bytes: int,
          workers: int) -> None:
     """Run the HL7 v2 MLLP listener: labs send results, the server files them as FHIR."""
-    from hl7_gateway.listeners import SharedCounts, listening_socket, run_listeners
+    from hl7_gateway.listeners import listening_socket, run_listeners
     from hl7_gateway.runner import serve
 
     context = None
@@ -60,22 +60,21 @@ def mllp(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, max_
             raise click.ClickException("TLS needs both --tls-cert and --tls-key")
         context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls_cert, tls_key)
-    if workers == 1:
-        _with_runtime(lambda runtime: serve(runtime, host=host, port=port, ssl=context,
-                                            max_frame_bytes=max_frame_bytes))
-        return
     settings = load_settings()
     asyncio.run(prepare(settings))
+
+    def listen(**shared: Any) -> None:
+        _in_runtime(settings, lambda runtime: serve(runtime, host=host, port=port, ssl=context,
+                                                    max_frame_bytes=max_frame_bytes, **shared))
+
+    if workers == 1:
+        listen()
+        return
     try:
         sock = listening_socket(host, port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
-
-    def listener(listening: Callable[[], None], share: SharedCounts) -> None:
-        _in_runtime(settings, lambda runtime: serve(runtime, host=host, port=port, ssl=context, max_frame_bytes=max_frame_bytes,
-                                                    sock=sock, share=share, listening=listening))
-
-    status = run_listeners(workers, listener)
+    status = run_listeners(workers, lambda listening, share: listen(sock=sock, share=share, listening=listening))
     sock.close()
     if status:
         raise click.ClickException("a listener process could not start; see the log above")

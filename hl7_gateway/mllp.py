@@ -123,7 +123,7 @@ class MLLPServer:
                  sock: socket.socket | None = None, share: ConnectionShare | None = None) -> None:
         """`sock`: a listening socket to accept on instead of binding `host`:`port` (the listener
         processes of `fhir-server mllp --workers N` share the one their parent bound); with `share`,
-        this process takes a new connection only when `share` says it is its turn."""
+        this process takes a new connection from it only when `share` says it is its turn."""
         self._handle = handle
         self._sock = sock
         self._share = share
@@ -153,12 +153,9 @@ class MLLPServer:
         return len(self._connections)
 
     async def start(self) -> None:
-        if self._share is not None and self._sock is not None:
-            self._share.holding(0)
-            self._accepting = asyncio.create_task(self._accept_in_turn(self._sock, self._share))
-        elif self._sock is not None:
-            self._server = await asyncio.start_server(self._accept, sock=self._sock, ssl=self._ssl,
-                                                      limit=self._read_size)
+        if self._sock is not None:
+            self._held()
+            self._accepting = asyncio.create_task(self._accept_in_turn(self._sock))
         else:
             self._server = await asyncio.start_server(self._accept, self.host, self._port, ssl=self._ssl,
                                                       limit=self._read_size)
@@ -172,24 +169,27 @@ class MLLPServer:
         assert self._server is not None
         await self._server.serve_forever()
 
-    async def _accept_in_turn(self, sock: socket.socket, share: ConnectionShare) -> None:
+    async def _accept_in_turn(self, sock: socket.socket) -> None:
         """Accept on the shared socket while it is this process's turn: without it, whichever process
         the kernel wakes first takes the connections, and one can end up serving every sender."""
         loop = asyncio.get_running_loop()
         while True:
-            await share.turn()
+            if self._share is not None:
+                await self._share.turn()
             try:
                 conn, _ = await loop.sock_accept(sock)
             except OSError as exc:  # e.g. the peer reset before it was accepted, or out of descriptors
                 log.warning("MLLP: accepting a connection failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            task = asyncio.create_task(self._connect(loop, conn))
-            self._connections.add(task)
-            share.holding(len(self._connections))
+            if len(self._connections) >= self.max_connections:
+                log.warning("MLLP: refusing a connection, %d already open", len(self._connections))
+                conn.close()
+                continue
+            self._connections.add(asyncio.create_task(self._connect(loop, conn)))
+            self._held()
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, conn: socket.socket) -> None:
-        task = asyncio.current_task()
         try:
             reader = asyncio.StreamReader(limit=self._read_size)
             protocol = asyncio.StreamReaderProtocol(reader)
@@ -200,12 +200,17 @@ class MLLPServer:
                 conn.close()
                 return
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-            self._connections.discard(task)  # `_accept` counts it again for as long as it serves
-            await self._accept(reader, writer)
+            try:
+                await self._serve(reader, writer)
+            finally:
+                await _close(writer)
         finally:
-            self._connections.discard(task)
-            if self._share is not None:
-                self._share.holding(len(self._connections))
+            self._connections.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._held()
+
+    def _held(self) -> None:
+        if self._share is not None:
+            self._share.holding(len(self._connections))
 
     async def close(self) -> None:
         if self._accepting is not None:

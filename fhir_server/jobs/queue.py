@@ -10,7 +10,7 @@ operator.
 
 `coalesce` folds work into a job that has not started yet: while one waits for a key (a patient to
 assess), later requests add to its payload instead of queueing another, so the queue holds at
-most one waiting job per key however fast requests come. Its key (`waiting:<key>`) is released as
+most one waiting job per key however fast requests come. Its key (`waiting:<kind>:<key>`) is released as
 the job is claimed: a request made while it runs queues the next one.
 """
 
