@@ -97,12 +97,16 @@ class Tx:
         self.after_commit.setdefault(key, callback)
 
     async def select(self, statement: Any) -> list[dict[str, Any]]:
+        sql, params = compile_for(statement, self.dialect)
+        names = [column.key for column in statement.selected_columns]
+        return [dict(zip(names, row, strict=True)) for row in await self.select_sql(sql, params)]
+
+    async def select_sql(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        """The rows of a query already rendered for this dialect (`compile_for`), planned for its values."""
         if self.generic_plans:
             self.generic_plans = False
             await self.db.execute(_CUSTOM_PLANS)
-        sql, params = compile_for(statement, self.dialect)
-        names = [column.key for column in statement.selected_columns]
-        return [dict(zip(names, row, strict=True)) for row in await self.db.fetch(sql, *params)]
+        return await self.db.fetch(sql, *params)
 
 
 # The database plans each execution of a statement for its values (`plan_cache_mode = force_custom_plan`,

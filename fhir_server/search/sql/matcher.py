@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, literal, union_all
+from sqlalchemy import Integer, literal, union_all
 
 from fhir_server.db.tables import resources
 from fhir_server.search.code_sets import CodeSets, resolve_codes
 from fhir_server.search.params import parse_query
+from fhir_server.search.query import ParsedQuery
 from fhir_server.search.registry import SearchRegistry
 from fhir_server.search.sql.compile import compile_query
+from fhir_server.search.sql.match_templates import MatchTemplates, Template
 from fhir_server.storage.repository import Tx
 
 __all__ = ["SearchMatcher"]
@@ -31,26 +33,44 @@ class SearchMatcher:
     def __init__(self, registry: SearchRegistry, codes: CodeSets | None = None) -> None:
         self.registry = registry
         self.codes = codes
+        self.templates = MatchTemplates()
 
     async def __call__(self, tx: Tx, res_type: str, criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
         """(pk, id) of the current resources of `res_type` matching `criteria`, in pk order."""
-        statement = self._matches(res_type, criteria).order_by(resources.c.pk)
-        return [(row["pk"], row["res_id"]) for row in await tx.select(statement)]
+        return (await self.many(tx, [(res_type, criteria)]))[0]
 
     async def many(self, tx: Tx, wanted: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> list[list[tuple[int, str]]]:
         """`self(tx, res_type, criteria)` for each of `wanted`, as one UNION ALL statement per hundred:
         a transaction Bundle or a group of HL7 messages resolves its conditional writes in one round
-        trip instead of one per entry."""
-        if len(wanted) == 1:
-            return [await self(tx, *wanted[0])]
+        trip instead of one per entry. Criteria of a templated shape (`match_templates`) are
+        rendered from their template, the others compiled (in a statement of their own)."""
         found: list[list[tuple[int, str]]] = [[] for _ in wanted]
-        for start in range(0, len(wanted), _PER_STATEMENT):
-            part: list[Any] = [self._matches(res_type, criteria).add_columns(literal(n, Integer).label("n"))
-                               for n, (res_type, criteria) in enumerate(wanted[start:start + _PER_STATEMENT], start)]
+        templated: list[tuple[int, ParsedQuery, Template]] = []
+        compiled: list[tuple[int, ParsedQuery]] = []
+        for n, (res_type, criteria) in enumerate(wanted):
+            query = resolve_codes(parse_query(self.registry, res_type, criteria), self.codes)
+            template = self.templates.find(tx.dialect, query)
+            if template is None:
+                compiled.append((n, query))
+            else:
+                templated.append((n, query, template))
+        for start in range(0, len(templated), _PER_STATEMENT):
+            for pk, res_id, n in await tx.select_sql(*_union(templated[start:start + _PER_STATEMENT])):
+                found[n].append((pk, res_id))
+        for start in range(0, len(compiled), _PER_STATEMENT):
+            part: list[Any] = [compile_query(query).add_columns(resources.c.res_id, literal(n, Integer).label("n"))
+                               for n, query in compiled[start:start + _PER_STATEMENT]]
             for row in await tx.select(union_all(*part) if len(part) > 1 else part[0]):
                 found[row["n"]].append((row["pk"], row["res_id"]))
         return [sorted(matches) for matches in found]
 
-    def _matches(self, res_type: str, criteria: Sequence[tuple[str, str]]) -> Select[Any]:
-        query = resolve_codes(parse_query(self.registry, res_type, criteria), self.codes)
-        return compile_query(query).add_columns(resources.c.res_id)
+
+def _union(templated: Sequence[tuple[int, ParsedQuery, Template]]) -> tuple[str, list[Any]]:
+    """The templated matches as one UNION ALL, each part's placeholders following the last's."""
+    sql: list[str] = []
+    params: list[Any] = []
+    for n, query, template in templated:
+        text, values = template.render(query, n, len(params))
+        sql.append(text)
+        params.extend(values)
+    return " UNION ALL ".join(sql), params

@@ -17,6 +17,8 @@ from fhir_server.search.query import Chain, Has, ParsedQuery
 from fhir_server.search.sql.compile import compile_chain_probe, compile_has_probe
 from fhir_server.search.sql.matcher import SearchMatcher
 from fhir_server.search.sql.sizes import Sizes
+from fhir_server.storage.driver import driver_for
+from fhir_server.storage.repository import Tx
 from tests.fhir_server.search.sql.store import Store
 from tests.fhir_server.search.sql.test_predicates import (
     CHAIN_AND_HAS,
@@ -89,12 +91,21 @@ async def test_sizes_are_counted_once_and_marked(store: Store) -> None:
 
 
 class _Tx:
+    """A `Tx` per statement, on a connection of the store's engine."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.dialect = store.engine.dialect
 
     async def select(self, statement: Any) -> list[dict[str, Any]]:
         async with self.store.engine.connect() as conn:
-            return [dict(row._mapping) for row in (await conn.execute(statement)).all()]
+            return await Tx(driver_for(self.dialect.name, (await conn.get_raw_connection()).driver_connection),
+                            self.dialect).select(statement)
+
+    async def select_sql(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        async with self.store.engine.connect() as conn:
+            return await Tx(driver_for(self.dialect.name, (await conn.get_raw_connection()).driver_connection),
+                            self.dialect).select_sql(sql, params)
 
 
 class _WeightCodes:
