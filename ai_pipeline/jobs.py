@@ -2,7 +2,8 @@
 
 - `ai-pipeline.assess` {patient, encounter, sources}: the rules over the patient's record; the
   RiskAssessments, the Device and the Provenance (whose entities are the sources: the results that
-  asked for the assessment) commit with the job's completion.
+  asked for the assessment) commit with the job's completion. Queued assessments run up to
+  `ASSESS_BATCH` at a time in one transaction (`BatchHandler`), each patient with its own Provenance.
 - `ai-pipeline.extract` {type, id, version}: read that version's scanned attachments, write the
   extracted Observations and the patient's assessment. A newer version has its own job, so an older
   one is skipped as `superseded`. Reading (OCR, seconds a page) is the job's `prepare` step, outside
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ai_pipeline.errors import OcrUnavailable
-from ai_pipeline.pipeline import Assessment, Extraction, Pipeline, Reading
+from ai_pipeline.pipeline import Assessment, AssessRequest, Extraction, Pipeline, Reading
 from fhir_server.context import RequestContext
 from fhir_server.errors import Gone, NotFound
 from fhir_server.jobs import Job, PermanentJobError, PreparingHandler
@@ -29,7 +30,9 @@ from fhir_server.services.access import AuditLog
 from fhir_server.storage.repository import Tx
 from resources import fhir_json
 
-__all__ = ["PipelineJobs", "DocumentRead", "assessment_result", "extraction_result"]
+__all__ = ["ASSESS_BATCH", "PipelineJobs", "DocumentRead", "assessment_result", "extraction_result"]
+
+ASSESS_BATCH = 16
 
 
 @dataclass(slots=True)
@@ -81,16 +84,17 @@ class PipelineJobs:
         self.extract = PreparingHandler(self.read_documents, self.file_results)
 
     async def assess(self, job: Job, tx: Tx) -> dict[str, Any]:
-        payload = job.payload
+        return (await self.assess_many([job], tx))[0]
+
+    async def assess_many(self, jobs: list[Job], tx: Tx) -> list[dict[str, Any]]:
+        """The assessment jobs claimed together (`BatchHandler`), their write-backs in one write."""
         ctx = self.pipeline.context()
-        try:
-            assessment = await self.pipeline.assess_in(tx, ctx, str(payload["patient"]),
-                                                       encounter=payload.get("encounter"),
-                                                       sources=_sources(payload))
-        except (NotFound, Gone) as exc:
-            return {"status": "skipped", "reason": exc.diagnostics}
+        outcomes = await self.pipeline.assess_all_in(tx, ctx, [
+            AssessRequest(str(job.payload["patient"]), job.payload.get("encounter"), _sources(job.payload))
+            for job in jobs])
         await self._audit(tx, ctx.audit)
-        return {"status": "assessed", **assessment_result(assessment)}
+        return [{"status": "skipped", "reason": outcome.diagnostics} if isinstance(outcome, NotFound | Gone)
+                else {"status": "assessed", **assessment_result(outcome)} for outcome in outcomes]
 
     async def read_documents(self, job: Job) -> DocumentRead:
         """The extract job's `prepare` step: read the version's documents, outside any transaction."""

@@ -2,6 +2,7 @@
 
     pipeline = Pipeline(resources=..., search=..., base_url=...)
     outcome = await pipeline.assess_in(tx, ctx, "123")                     # rules over Patient/123
+    outcomes = await pipeline.assess_all_in(tx, ctx, [AssessRequest("123"), ...])  # several, written together
     readings = await pipeline.read_documents(ctx, document_reference)     # OCR/text layer + NLP
     outcome = await pipeline.extract_in(tx, ctx, document_reference, readings)
 
@@ -33,14 +34,25 @@ from ai_pipeline.patient_record import load_record
 from ai_pipeline.report import ReportReading
 from ai_pipeline.rules import Finding, NotEvaluated, evaluate
 from ai_pipeline.triggers import patient_id
-from ai_pipeline.write_back import WriteBack, Written, derived_id
+from ai_pipeline.write_back import WriteBack, WriteRequest, Written, derived_id
 from fhir_server.context import RequestContext
+from fhir_server.errors import Gone, NotFound
 from fhir_server.services import ResourceService, SearchService
 from fhir_server.storage.repository import Tx
 
-__all__ = ["Pipeline", "Assessment", "Extraction", "Reading", "EXTRACTED_SYSTEM"]
+__all__ = ["Pipeline", "AssessRequest", "Assessment", "Extraction", "Reading", "EXTRACTED_SYSTEM"]
 
 EXTRACTED_SYSTEM = "urn:fhir-server:ai-pipeline:extracted-from"
+_ASSESSMENT_REASON = "clinical decision-support rules over the patient's observations"
+
+
+@dataclass(frozen=True, slots=True)
+class AssessRequest:
+    """A patient to assess, the Encounter the results came in (if known) and the results that asked."""
+
+    patient: str
+    encounter: str | None = None
+    sources: Sequence[str] = ()
 
 
 @dataclass(slots=True)
@@ -90,6 +102,10 @@ def _encounter(resource: dict[str, Any]) -> str | None:
     return reference if isinstance(reference, str) and reference.startswith("Encounter/") else None
 
 
+def _encounter_reference(encounter: Any) -> str | None:
+    return encounter if isinstance(encounter, str) and encounter.startswith("Encounter/") else None
+
+
 def _clock() -> datetime:
     return datetime.now(UTC)
 
@@ -115,13 +131,39 @@ class Pipeline:
     async def assess_in(self, tx: Tx, ctx: RequestContext, patient: str, *, encounter: str | None = None,
                         sources: Sequence[str] = (), rules: Sequence[str] | None = None) -> Assessment:
         """Run the rules over the patient's record and write the RiskAssessments (NotFound: no Patient)."""
-        if not (isinstance(encounter, str) and encounter.startswith("Encounter/")):
-            encounter = None
-        assessment = await self._assessment(ctx, patient, encounter=encounter, rules=rules)
-        assessment.written = await self.writer.write_in(
-            tx, ctx, assessment.assessments, recorded=self.clock(), sources=sources,
-            reason="clinical decision-support rules over the patient's observations")
+        assessment = await self._assessment(ctx, patient, encounter=_encounter_reference(encounter), rules=rules)
+        assessment.written = await self.writer.write_in(tx, ctx, assessment.assessments, recorded=self.clock(),
+                                                        sources=sources, reason=_ASSESSMENT_REASON)
         return assessment
+
+    async def assess_all_in(self, tx: Tx, ctx: RequestContext,
+                            requests: Sequence[AssessRequest]) -> list[Assessment | NotFound | Gone]:
+        """`assess_in` (every rule) for several patients, their RiskAssessments written together
+        (`WriteBack.write_all_in`). A patient asked for twice is assessed once, for the sources of
+        both; a request whose Patient is not there gets its NotFound or Gone."""
+        positions: dict[str, list[int]] = {}
+        for n, request in enumerate(requests):
+            positions.setdefault(request.patient, []).append(n)
+        outcomes: list[Assessment | NotFound | Gone | None] = [None] * len(requests)
+        assessed: list[tuple[list[int], Assessment, list[str]]] = []
+        for patient, at in positions.items():
+            encounters = [e for e in (_encounter_reference(requests[n].encounter) for n in at) if e is not None]
+            try:
+                assessment = await self._assessment(ctx, patient, encounter=encounters[-1] if encounters else None,
+                                                    rules=None)
+            except (NotFound, Gone) as missing:
+                for n in at:
+                    outcomes[n] = missing
+                continue
+            assessed.append((at, assessment, list(dict.fromkeys(s for n in at for s in requests[n].sources))))
+        written = await self.writer.write_all_in(
+            tx, ctx, [WriteRequest(a.assessments, sources, _ASSESSMENT_REASON) for _, a, sources in assessed],
+            recorded=self.clock())
+        for (at, assessment, _), done in zip(assessed, written, strict=True):
+            assessment.written = done
+            for n in at:
+                outcomes[n] = assessment
+        return [outcome for outcome in outcomes if outcome is not None]
 
     async def _assessment(self, ctx: RequestContext, patient: str, *, encounter: str | None,
                           rules: Sequence[str] | None, written: Sequence[dict[str, Any]] = ()) -> Assessment:

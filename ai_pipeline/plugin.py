@@ -15,12 +15,13 @@ import logging
 from ai_pipeline import assess_risk, extract
 from ai_pipeline.document import OcrSettings
 from ai_pipeline.errors import PipelineError
-from ai_pipeline.jobs import PipelineJobs
+from ai_pipeline.jobs import ASSESS_BATCH, PipelineJobs
 from ai_pipeline.pipeline import Pipeline
 from ai_pipeline.tesseract import tesseract_version
 from ai_pipeline.triggers import ASSESS, EXTRACT, Triggers
 from fhir_server.bootstrap import Runtime
 from fhir_server.config import Settings
+from fhir_server.jobs import BatchHandler
 
 __all__ = ["plugin", "ocr_settings"]
 
@@ -43,7 +44,7 @@ def plugin(runtime: Runtime) -> None:
     triggers = Triggers(runtime.jobs, on_bulk_load=settings.ai_pipeline_on_bulk_import)
     services.resources.subscribe(triggers.on_change)
     jobs = PipelineJobs(pipeline, runtime.audit)
-    runtime.job_handlers[ASSESS] = jobs.assess
+    runtime.job_handlers[ASSESS] = BatchHandler(jobs.assess_many, size=ASSESS_BATCH)
     runtime.job_handlers[EXTRACT] = jobs.extract
     services.operations.register(assess_risk.DEFINITION, assess_risk.AssessRiskOperation(pipeline))
     services.operations.register(extract.DEFINITION, extract.ExtractOperation(pipeline))

@@ -13,6 +13,7 @@ as entities; the Device itself is written (or updated to the current versions) i
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,13 +22,13 @@ from typing import Any
 from ai_pipeline.fhir_output import provenance
 from ai_pipeline.identity import DEVICE_ID, DEVICE_REFERENCE, device
 from fhir_server.context import RequestContext
-from fhir_server.errors import Gone, NotFound
 from fhir_server.services import ResourceService
-from fhir_server.services.write_ops import Put, Remove, WriteOp
+from fhir_server.services.outcome import ResourceVersion
+from fhir_server.services.write_ops import Create, Put, Remove, WriteOp
 from fhir_server.storage.repository import Tx
 from resources import fhir_json
 
-__all__ = ["WriteBack", "Written", "derived_id"]
+__all__ = ["WriteBack", "WriteRequest", "Written", "derived_id"]
 
 # elements that differ between two runs over the same data, left out when comparing contents
 _VOLATILE = ("id", "meta", "occurrenceDateTime", "issued", "status")
@@ -55,6 +56,17 @@ class Written:
     provenance: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """What one assessment or extraction wants: `wanted` current (resources with their ids), `remove`
+    ((type, id) pairs) deleted; `sources` and `reason` go in its Provenance."""
+
+    wanted: Sequence[dict[str, Any]]
+    sources: Sequence[str]
+    reason: str
+    remove: Sequence[tuple[str, str]] = ()
+
+
 class WriteBack:
     def __init__(self, resources: ResourceService) -> None:
         self.resources = resources
@@ -63,41 +75,57 @@ class WriteBack:
                        sources: Sequence[str], reason: str, remove: Sequence[tuple[str, str]] = ()) -> Written:
         """Make `wanted` (resources with their ids) current and delete `remove` ((type, id) pairs),
         skipping what is already so; then record a Provenance if anything was written."""
-        done = Written()
+        return (await self.write_all_in(tx, ctx, [WriteRequest(wanted, sources, reason, remove)],
+                                        recorded=recorded))[0]
+
+    async def write_all_in(self, tx: Tx, ctx: RequestContext, requests: Sequence[WriteRequest], *,
+                           recorded: datetime) -> list[Written]:
+        """`write_in` for several requests (each naming resources of its own) in one read of what is
+        stored and one write of every new version; each request that wrote anything gets its Provenance."""
+        keys = [(r["resourceType"], r["id"]) for request in requests for r in request.wanted]
+        stored = await self.resources.read_many_in(tx, ctx, [*keys, ("Device", DEVICE_ID)])
+        done = [Written() for _ in requests]
         ops: list[WriteOp] = []
-        for resource in wanted:
-            res_type, res_id = resource["resourceType"], resource["id"]
-            stored = await self._current(tx, ctx, res_type, res_id)
-            if stored is not None and _essence(stored) == _essence(resource):
-                done.unchanged.append(f"{res_type}/{res_id}")
-                continue
-            ops.append(Put(self.resources.prepare_update(res_type, res_id, resource), res_id))
-        for res_type, res_id in remove:
-            ops.append(Remove(res_type, res_id))
-            done.removed.append(f"{res_type}/{res_id}")
+        owners: list[int] = []  # per op, the request it is for
+        for n, request in enumerate(requests):
+            for resource in request.wanted:
+                res_type, res_id = resource["resourceType"], resource["id"]
+                current = stored.get((res_type, res_id))
+                if current is not None and _essence(_body(current)) == _essence(resource):
+                    done[n].unchanged.append(f"{res_type}/{res_id}")
+                    continue
+                ops.append(Put(self.resources.prepare_update(res_type, res_id, resource), res_id))
+                owners.append(n)
+            for res_type, res_id in request.remove:
+                ops.append(Remove(res_type, res_id))
+                owners.append(n)
+                done[n].removed.append(f"{res_type}/{res_id}")
         if not ops:
             return done
-        await self._device_in(tx, ctx)
-        results = await self.resources.write_many_in(tx, ctx, ops)
-        done.targets = [r.version.versioned_path for r in results
-                        if r.changed and r.version is not None and not r.version.deleted]
-        if done.targets:
-            record = provenance(done.targets, recorded=recorded, device=DEVICE_REFERENCE, sources=sources,
-                                reason=reason)
-            created = await self.resources.create_in(tx, ctx, self.resources.prepare("Provenance", record))
-            assert created.version is not None
-            done.provenance = created.version.versioned_path
+        device_ops = self._device_ops(stored.get(("Device", DEVICE_ID)))
+        results = await self.resources.write_many_in(tx, ctx, [*device_ops, *ops])
+        for n, result in zip(owners, results[len(device_ops):], strict=True):
+            if result.changed and result.version is not None and not result.version.deleted:
+                done[n].targets.append(result.version.versioned_path)
+        recording = [(n, provenance(done[n].targets, recorded=recorded, device=DEVICE_REFERENCE,
+                                    sources=request.sources, reason=request.reason))
+                     for n, request in enumerate(requests) if done[n].targets]
+        if not recording:
+            return done
+        created = await self.resources.write_many_in(tx, ctx, [
+            Create(self.resources.prepare("Provenance", record), str(uuid.uuid4())) for _, record in recording])
+        for (n, _), result in zip(recording, created, strict=True):
+            assert result.version is not None
+            done[n].provenance = result.version.versioned_path
         return done
 
-    async def _current(self, tx: Tx, ctx: RequestContext, res_type: str, res_id: str) -> dict[str, Any] | None:
-        try:
-            version = await self.resources.read_in(tx, ctx, res_type, res_id)
-        except (NotFound, Gone):
-            return None
-        return fhir_json.loads(version.body or b"{}")
-
-    async def _device_in(self, tx: Tx, ctx: RequestContext) -> None:
+    def _device_ops(self, stored: ResourceVersion | None) -> list[WriteOp]:
+        """The pipeline's Device written (or brought to the current versions) when it is not as wanted."""
         wanted = device()
-        stored = await self._current(tx, ctx, "Device", DEVICE_ID)
-        if stored is None or _essence(stored) != _essence(wanted):
-            await self.resources.update_in(tx, ctx, DEVICE_ID, self.resources.prepare_update("Device", DEVICE_ID, wanted))
+        if stored is not None and _essence(_body(stored)) == _essence(wanted):
+            return []
+        return [Put(self.resources.prepare_update("Device", DEVICE_ID, wanted), DEVICE_ID)]
+
+
+def _body(version: ResourceVersion) -> dict[str, Any]:
+    return fhir_json.loads(version.body or b"{}")

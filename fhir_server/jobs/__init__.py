@@ -2,7 +2,7 @@
 
 from fhir_server.jobs.queue import DONE, FAILED, QUEUED, RUNNING, Job, JobQueue
 from fhir_server.jobs.wakeup import Wakeups
-from fhir_server.jobs.worker import Handler, PermanentJobError, PreparingHandler, Worker
+from fhir_server.jobs.worker import BatchHandler, Handler, PermanentJobError, PreparingHandler, Worker
 
-__all__ = ["Job", "JobQueue", "Worker", "Handler", "PreparingHandler", "PermanentJobError", "Wakeups",
+__all__ = ["Job", "JobQueue", "Worker", "Handler", "PreparingHandler", "BatchHandler", "PermanentJobError", "Wakeups",
            "QUEUED", "RUNNING", "DONE", "FAILED"]

@@ -51,6 +51,13 @@ _CLAIM_PG = (
     f"{_RELEASE_WAITING} WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = ANY($4::varchar[]) "
     "ORDER BY run_after, pk LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING pk, kind, payload, attempts"
 )
+# more runnable jobs of one kind, for a worker that runs them together
+_CLAIM_MORE_PG = (
+    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3, "
+    f"{_RELEASE_WAITING} WHERE pk IN (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = $4 "
+    "ORDER BY run_after, pk LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING pk, kind, payload, attempts"
+)
+_CLAIM_MORE_SQLITE = _CLAIM_MORE_PG.replace(" FOR UPDATE SKIP LOCKED", "")
 _FINISH = ("UPDATE jobs SET status = $1, result = $2, locked_by = NULL, locked_until = NULL, updated_at = $3 "
            "WHERE pk = $4 AND locked_by = $5")
 _RETRY = ("UPDATE jobs SET status = 'queued', result = $1, run_after = $2, locked_by = NULL, locked_until = NULL, "
@@ -137,6 +144,21 @@ class JobQueue:
             return None
         pk, kind, payload, attempts = row
         return Job(pk, kind, orjson.loads(payload), attempts)
+
+    async def claim_more(self, worker_id: str, kind: str, limit: int) -> list[Job]:
+        """Take up to `limit` more runnable jobs of `kind`, leased to `worker_id`, to run with one
+        already claimed (a worker that runs a kind's jobs together in one transaction)."""
+        if limit <= 0:
+            return []
+        now = now_micros()
+        try:
+            async with self.store.write() as tx:
+                rows = await tx.db.fetch(_CLAIM_MORE_SQLITE if self.store.is_sqlite else _CLAIM_MORE_PG,
+                                         worker_id, now + self.lease, now, kind, limit)
+        except ConcurrentWrite:
+            return []
+        return sorted((Job(pk, kind, orjson.loads(payload), attempts) for pk, kind, payload, attempts in rows),
+                      key=lambda job: job.pk)
 
     async def extend(self, job: Job, worker_id: str) -> bool:
         """Renew the job's lease; False when `worker_id` no longer holds it."""

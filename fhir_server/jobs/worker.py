@@ -8,6 +8,9 @@ in the transaction. So no slow step holds SQLite's one writer lock or a PostgreS
 A handler raises `PermanentJobError` for input that will never succeed (the job fails at once with
 that reason) and anything else for transient trouble (the job is retried with backoff).
 
+A `BatchHandler` runs up to `size` jobs of its kind in one transaction (the AI pipeline's
+assessments: one read of the stored assessments and one write of the new versions for all of them).
+
 A slot waits for work until a queued job wakes it (`wakeup`) or its poll comes round.
 """
 
@@ -25,7 +28,7 @@ from typing import Any
 from fhir_server.jobs.queue import SECOND, Job, JobQueue
 from fhir_server.storage.repository import Tx
 
-__all__ = ["Handler", "PreparingHandler", "Worker", "PermanentJobError"]
+__all__ = ["Handler", "PreparingHandler", "BatchHandler", "Worker", "PermanentJobError"]
 
 log = logging.getLogger("fhir_server.worker")
 
@@ -39,7 +42,18 @@ class PreparingHandler:
     write: Callable[[Job, Tx, Any], Awaitable[dict[str, Any]]]
 
 
-Handler = Callable[[Job, Tx], Awaitable[dict[str, Any]]] | PreparingHandler
+@dataclass(frozen=True, slots=True)
+class BatchHandler:
+    """A handler for jobs that cost less run together: `run(jobs, tx)` returns one result per job, in
+    order, committed with the jobs' completion in one transaction. With a job of its kind claimed, the
+    worker claims up to `size - 1` more queued ones to run with it. When a batch fails, each of its
+    jobs runs again on its own, so a job that cannot succeed fails alone."""
+
+    run: Callable[[list[Job], Tx], Awaitable[list[dict[str, Any]]]]
+    size: int = 16
+
+
+Handler = Callable[[Job, Tx], Awaitable[dict[str, Any]]] | PreparingHandler | BatchHandler
 
 
 class PermanentJobError(Exception):
@@ -77,10 +91,20 @@ class Worker:
         return ran
 
     async def run_one(self) -> bool:
+        """Claim a job and run it (with more of its kind, for a `BatchHandler`); False when none was runnable."""
         job = await self.queue.claim(self.worker_id, list(self.handlers))
         if job is None:
             return False
-        await self._execute(job)
+        handler = self.handlers[job.kind]
+        if isinstance(handler, BatchHandler) and handler.size > 1:
+            try:
+                more = await self.queue.claim_more(self.worker_id, job.kind, handler.size - 1)
+            except Exception:  # the database went away for a moment: run the one job claimed
+                log.exception("worker could not claim more %s jobs", job.kind)
+                more = []
+            await self._execute_together(handler, [job, *more])
+        else:
+            await self._execute(job)
         return True
 
     async def _slot(self, number: int) -> None:
@@ -95,10 +119,28 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
+    async def _execute_together(self, handler: BatchHandler, jobs: list[Job]) -> None:
+        if len(jobs) > 1:
+            try:
+                async with self.queue.store.write() as tx:
+                    results = await handler.run(jobs, tx)
+                    for job, result in zip(jobs, results, strict=True):
+                        await self.queue.complete(job, self.worker_id, result, tx)
+                return
+            except Exception:
+                log.warning("%d %s jobs failed together; running them one at a time", len(jobs), jobs[0].kind,
+                            exc_info=True)
+        for job in jobs:
+            await self._execute(job)
+
     async def _execute(self, job: Job) -> None:
         handler = self.handlers[job.kind]
         try:
-            if isinstance(handler, PreparingHandler):
+            if isinstance(handler, BatchHandler):
+                async with self.queue.store.write() as tx:
+                    (result,) = await handler.run([job], tx)
+                    await self.queue.complete(job, self.worker_id, result, tx)
+            elif isinstance(handler, PreparingHandler):
                 async with self._lease_renewed(job):
                     prepared = await handler.prepare(job)
                 async with self.queue.store.write() as tx:

@@ -152,6 +152,21 @@ class ResourceService:
         version = self._readable(await self.store.current(tx, res_type, res_id), res_type, res_id)
         return await self.reveal(ctx, "read", version)
 
+    async def read_many_in(self, tx: Tx, ctx: RequestContext,
+                           keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ResourceVersion]:
+        """The current versions of the (type, id) `keys` that exist and are not deleted, in one
+        statement; each is checked and audited as `read_in` does. Missing ones are left out."""
+        for res_type, res_id in keys:
+            require_type(res_type)
+            self.access.check(ctx, "read", res_type, instance=True, res_id=res_id)
+        rows = await self.batch.current_many(tx, keys, bodies=True)
+        found = {}
+        for key in dict.fromkeys(keys):
+            row = rows.get(key)
+            if row is not None and not row.deleted:
+                found[key] = await self.reveal(ctx, "read", _version(row))
+        return found
+
     async def reveal(self, ctx: RequestContext, interaction: str, version: ResourceVersion) -> ResourceVersion:
         """The version, once the policy allows this caller to see it; its read is audited."""
         if version.body is not None and self.access.content_matters(ctx, interaction, version.res_type):

@@ -225,3 +225,39 @@ async def test_a_document_written_again_during_its_reading_is_left_to_the_newer_
         result = await handler.write(job, tx, read)
     assert result["status"] == "superseded" and "(2)" in result["reason"]
     assert await search(client, "Observation") == []
+
+
+async def test_queued_assessments_run_together_each_patient_with_its_own_provenance(client):
+    runtime = runtime_of(client)
+    for pid in ("p1", "p2"):
+        await client.put(f"/fhir/Patient/{pid}", json=patient(pid), headers=FHIR_JSON)
+    earlier = (await client.post("/fhir/Observation", json=creatinine(), headers=FHIR_JSON)).json()
+    await run_jobs(runtime)
+    p1_result = (await client.post("/fhir/Observation", json=potassium(), headers=FHIR_JSON)).json()
+    p2_result = (await client.post("/fhir/Observation", json=potassium("4.0", subject={"reference": "Patient/p2"}),
+                                   headers=FHIR_JSON)).json()
+    async with runtime.store.write() as tx:  # a second job for p1 besides the waiting one, and one for nobody
+        await runtime.jobs.enqueue(tx, "ai-pipeline.assess", {"patient": "p1",
+                                                              "sources": [f"Observation/{earlier['id']}/_history/1"]})
+        await runtime.jobs.enqueue(tx, "ai-pipeline.assess", {"patient": "nobody", "sources": []})
+    provenances_before = len(await search(client, "Provenance"))
+
+    assert await run_jobs(runtime) == 1  # one claim: the four jobs ran as one batch
+    done = [result for _, _, result in (await results(runtime))[1:]]
+    by_patient = {}
+    for result in done:
+        by_patient.setdefault(result.get("patient"), []).append(result)
+    p1_jobs, p2_jobs = by_patient["Patient/p1"], by_patient["Patient/p2"]
+    assert len(p1_jobs) == 2 and p1_jobs[0] == p1_jobs[1]  # p1 assessed once, for both of its jobs
+    assert [result["status"] for result in by_patient[None]] == ["skipped"]
+    assert "nobody" in by_patient[None][0]["reason"]
+    provenances = await search(client, "Provenance")
+    assert len(provenances) == provenances_before + 2
+    entities = {p["id"]: {e["what"]["reference"].split("/_history/")[0] for e in p.get("entity", [])}
+                for p in provenances}
+    assert entities[p1_jobs[0]["provenance"].split("/")[1]] == {f"Observation/{earlier['id']}",
+                                                                f"Observation/{p1_result['id']}"}
+    assert entities[p2_jobs[0]["provenance"].split("/")[1]] == {f"Observation/{p2_result['id']}"}
+    p2_hyperkalaemia = [a for a in await search(client, "RiskAssessment?subject=Patient/p2")
+                        if rule_of(a) == "ukka-hyperkalaemia-2020"]
+    assert len(p2_hyperkalaemia) == 1 and "4.0" in p2_hyperkalaemia[0]["basis"][0]["display"]
