@@ -42,6 +42,7 @@ from fhir_server.storage.driver import create_pg_pool
 from fhir_server.storage.keys import open_keyring, verify_keyring
 from fhir_server.storage.positions import Positions
 from fhir_server.storage.repository import ResourceStore
+from fhir_server.storage.statistics import StatisticsKeeper
 from fhir_server.wiring import (
     build_indexer,
     build_matcher,
@@ -86,11 +87,14 @@ class Runtime:
     access: AccessGuard | None = None
     audit: AuditTrail | None = None
     terminology: TerminologyService | None = None
+    statistics: StatisticsKeeper | None = None
 
     def worker(self, *, slots: int = 2) -> Worker:
         return Worker(self.jobs, self.job_handlers, slots=slots)
 
     async def close(self) -> None:
+        if self.statistics is not None:
+            await self.statistics.close()
         if self.terminology is not None:
             await self.terminology.close()
         if self.audit is not None:
@@ -268,5 +272,8 @@ async def start_runtime(settings: Settings) -> Runtime:
         audit.record_soon([event])  # also called inside the export job's own transaction
 
     exports.audit.sink = record  # kick-offs, completions and downloads of bulk exports
+    if pg_pool is not None:
+        runtime.statistics = StatisticsKeeper(pg_pool, settings.database_analyze_seconds)
+        runtime.statistics.start()
     await load_plugins(runtime, capability_statement=lambda: _capability_statement(settings, operations, registry))
     return runtime
