@@ -101,9 +101,11 @@ class Tx:
         names = [column.key for column in statement.selected_columns]
         return [dict(zip(names, row, strict=True)) for row in await self.select_sql(sql, params)]
 
-    async def select_sql(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        """The rows of a query already rendered for this dialect (`compile_for`), planned for its values."""
-        if self.generic_plans:
+    async def select_sql(self, sql: str, params: Sequence[Any], *, any_plan: bool = False) -> list[Sequence[Any]]:
+        """The rows of a query already rendered for this dialect (`compile_for`), planned for its values
+        unless `any_plan`: a query whose best plan is the same whatever its values (an equality on
+        indexed columns) may run on the transaction's cached generic plan, and need not be planned again."""
+        if self.generic_plans and not any_plan:
             self.generic_plans = False
             await self.db.execute(_CUSTOM_PLANS)
         return await self.db.fetch(sql, *params)

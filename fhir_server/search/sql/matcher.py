@@ -20,6 +20,7 @@ from fhir_server.search.params import parse_query
 from fhir_server.search.query import ParsedQuery
 from fhir_server.search.registry import SearchRegistry
 from fhir_server.search.sql.compile import compile_query
+from fhir_server.search.sql.identifier_lookup import LOOKUP_PG, LookupKey, lookup_key, lookup_params
 from fhir_server.search.sql.match_templates import MatchTemplates, Template
 from fhir_server.storage.repository import Tx
 
@@ -42,20 +43,31 @@ class SearchMatcher:
     async def many(self, tx: Tx, wanted: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> list[list[tuple[int, str]]]:
         """`self(tx, res_type, criteria)` for each of `wanted`, as one UNION ALL statement per hundred:
         a transaction Bundle or a group of HL7 messages resolves its conditional writes in one round
-        trip instead of one per entry. Criteria of a templated shape (`match_templates`) are
-        rendered from their template, the others compiled (in a statement of their own)."""
+        trip instead of one per entry. On PostgreSQL, `param=system|code` criteria go together as
+        arrays (`identifier_lookup`); criteria of a templated shape (`match_templates`) are rendered
+        from their template, the others compiled (each kind in a statement of its own)."""
         found: list[list[tuple[int, str]]] = [[] for _ in wanted]
+        looked_up: list[tuple[int, LookupKey]] = []
         templated: list[tuple[int, ParsedQuery, Template]] = []
         compiled: list[tuple[int, ParsedQuery]] = []
+        by_lookup = tx.dialect.name == "postgresql" and len(wanted) > 1
         for n, (res_type, criteria) in enumerate(wanted):
             query = resolve_codes(parse_query(self.registry, res_type, criteria), self.codes)
+            key = lookup_key(query) if by_lookup else None
+            if key is not None:
+                looked_up.append((n, key))
+                continue
             template = self.templates.find(tx.dialect, query)
             if template is None:
                 compiled.append((n, query))
             else:
                 templated.append((n, query, template))
+        if looked_up:
+            for pk, res_id, n in await tx.select_sql(LOOKUP_PG, lookup_params(looked_up), any_plan=True):
+                found[n].append((pk, res_id))
         for start in range(0, len(templated), _PER_STATEMENT):
-            for pk, res_id, n in await tx.select_sql(*_union(templated[start:start + _PER_STATEMENT])):
+            # equalities on the token index, planned alike for any values: within a write, on generic plans
+            for pk, res_id, n in await tx.select_sql(*_union(templated[start:start + _PER_STATEMENT]), any_plan=True):
                 found[n].append((pk, res_id))
         for start in range(0, len(compiled), _PER_STATEMENT):
             part: list[Any] = [compile_query(query).add_columns(resources.c.res_id, literal(n, Integer).label("n"))

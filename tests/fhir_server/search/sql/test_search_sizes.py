@@ -15,6 +15,7 @@ from fhir_server.errors import FhirError
 from fhir_server.search import compile_query, compile_total, parse_query
 from fhir_server.search.query import Chain, Has, ParsedQuery
 from fhir_server.search.sql.compile import compile_chain_probe, compile_has_probe
+from fhir_server.search.sql.identifier_lookup import LOOKUP_PG
 from fhir_server.search.sql.matcher import SearchMatcher
 from fhir_server.search.sql.sizes import Sizes
 from fhir_server.storage.driver import driver_for
@@ -102,10 +103,10 @@ class _Tx:
             return await Tx(driver_for(self.dialect.name, (await conn.get_raw_connection()).driver_connection),
                             self.dialect).select(statement)
 
-    async def select_sql(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+    async def select_sql(self, sql: str, params: Sequence[Any], *, any_plan: bool = False) -> list[Sequence[Any]]:
         async with self.store.engine.connect() as conn:
             return await Tx(driver_for(self.dialect.name, (await conn.get_raw_connection()).driver_connection),
-                            self.dialect).select_sql(sql, params)
+                            self.dialect).select_sql(sql, params, any_plan=any_plan)
 
 
 class _WeightCodes:
@@ -146,3 +147,28 @@ async def test_many_criteria_match_together_as_each_alone(store: Store) -> None:
     assert {len(found) for found in alone} >= {0, 1, 2}
     expected = {(t, tuple(p)): e for t, p, e in ALL_CASES}
     assert all({res_id for _, res_id in found} == expected[(t, tuple(p))] for (t, p), found in zip(wanted, together, strict=True))
+
+
+class _RecordingTx(_Tx):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.statements: list[str] = []
+
+    async def select_sql(self, sql: str, params: Sequence[Any], *, any_plan: bool = False) -> list[Sequence[Any]]:
+        self.statements.append(sql)
+        return await super().select_sql(sql, params, any_plan=any_plan)
+
+
+async def test_identifier_criteria_of_a_group_go_to_the_database_together(store: Store) -> None:
+    wanted = [("Patient", [("identifier", "http://hospital.example/mrn|123")]),
+              ("Patient", [("identifier", "http://hospital.example/mrn|999")]),
+              ("Observation", [("code", "http://loinc.org|4548-4")]),
+              ("Patient", [("identifier", "http://hospital.example/mrn|123")]),
+              ("Patient", [("identifier", "123")])]  # no system: not a lookup, templated
+    tx = _RecordingTx(store)
+    found = await SearchMatcher(store.registry).many(tx, wanted)  # type: ignore[arg-type]
+    assert [{res_id for _, res_id in matches} for matches in found] == [{"p1"}, set(), {"o2"}, {"p1"}, {"p1", "p3"}]
+    if store.engine.dialect.name == "postgresql":  # the four lookups in one statement, the other templated
+        assert len(tx.statements) == 2 and tx.statements[0] == LOOKUP_PG
+    else:  # SQLite plans a union of templates cheaply: all five in one
+        assert len(tx.statements) == 1 and tx.statements[0].count("UNION ALL") == 4
