@@ -1,6 +1,6 @@
-"""The server refreshes the planner's statistics of a table whose rows changed by more than 50 + 10%
-since its last analysis (autovacuum's rule), one process at a time, in the background too; on
-PostgreSQL (SQLite has no such statistics)."""
+"""Where autovacuum is off, the server analyzes a table whose rows changed by more than 50 + 10% since
+its last analysis and vacuums one with more dead rows than 50 + 20% (autovacuum's rules), one process
+at a time, in the background; on PostgreSQL (SQLite has no such upkeep)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from fhir_server.storage.statistics import _LOCK_KEY, StatisticsKeeper, analyze_stale, stale_tables
+from fhir_server.storage.statistics import _LOCK_KEY, StatisticsKeeper, due_tables, maintain
 
 
 @pytest.fixture
@@ -54,20 +54,38 @@ async def test_a_table_changed_by_more_than_a_tenth_is_analyzed(probe):
     conn, table = probe
     await insert(conn, table, 500)
     await changed_since_analysis(conn, table, 500)
-    assert table in await stale_tables(conn)
+    assert (await due_tables(conn)).get(table) == "analyze"
     assert await reltuples(conn, table) <= 0  # never analyzed: the planner knows nothing of its rows
 
-    assert table in await analyze_stale(conn)
+    assert (await maintain(conn)).get(table) == "analyze"
     assert await reltuples(conn, table) == 500
     await changed_since_analysis(conn, table, 0)
-    assert table not in await stale_tables(conn)
+    assert table not in await due_tables(conn)
 
     await insert(conn, table, 90)  # 50 + 10% of 500 = 100 changed rows make it stale, 90 do not
     await changed_since_analysis(conn, table, 90)
-    assert table not in await stale_tables(conn)
+    assert table not in await due_tables(conn)
     await insert(conn, table, 20)
     await changed_since_analysis(conn, table, 110)
-    assert table in await stale_tables(conn)
+    assert (await due_tables(conn)).get(table) == "analyze"
+
+
+async def test_a_table_with_many_dead_rows_is_vacuumed(probe):
+    conn, table = probe
+    await insert(conn, table, 500)
+    await maintain(conn)
+    await conn.execute(f'DELETE FROM "{table}" WHERE n <= 200')  # 200 dead rows: over 50 + 20% of 500
+    await conn.execute("SELECT pg_stat_force_next_flush()")
+    await conn.execute("SELECT 1")
+    for _ in range(100):
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        if (await due_tables(conn)).get(table) == "vacuum":
+            break
+        await asyncio.sleep(0.05)
+    assert (await maintain(conn)).get(table) == "vacuum"
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    assert await conn.fetchval("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = $1", table) == 1
+    assert await reltuples(conn, table) == 300
 
 
 async def test_one_process_analyzes_at_a_time(probe, postgres_url):
@@ -77,15 +95,17 @@ async def test_one_process_analyzes_at_a_time(probe, postgres_url):
     other = await asyncpg.connect(postgres_url)
     try:
         await other.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)  # another process is analyzing
-        assert await analyze_stale(conn) == []
+        assert await maintain(conn) == {}
         assert await reltuples(conn, table) <= 0
     finally:
         await other.close()  # its lock goes with it
-    assert table in await analyze_stale(conn)
+    assert table in await maintain(conn)
 
 
-async def test_the_keeper_analyzes_in_the_background(probe, postgres_url):
+async def test_the_keeper_analyzes_in_the_background_without_autovacuum(probe, postgres_url):
     conn, table = probe
+    if await conn.fetchval("SELECT current_setting('autovacuum') = 'on'"):
+        pytest.skip("this cluster's autovacuum keeps its tables; the keeper leaves them to it")
     pool = await asyncpg.create_pool(postgres_url, min_size=1, max_size=1)
     keeper = StatisticsKeeper(pool, interval=0.05)
     keeper.start()
