@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     # machine a search spread over three processes leaves the others waiting (with 2 cores and 8
     # concurrent searches, a 2-level chain's p95 fell from 508 ms to 380 ms); raise it on big machines
     database_parallel_workers: int = Field(default=0, ge=0, le=64)
-    # PostgreSQL: how often a process looks for tables whose planner statistics are stale and analyzes
-    # them (autovacuum's rule), for clusters that run without autovacuum; 0 leaves it to autovacuum
+    # PostgreSQL clusters without autovacuum: how often a process looks for tables due for vacuuming or
+    # analyzing by autovacuum's rules and does it (`storage.statistics`); 0: never
     database_analyze_seconds: float = Field(default=30.0, ge=0)
 
     # Loopback-only demo mode without access control.
