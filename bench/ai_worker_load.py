@@ -8,8 +8,8 @@ creatinine, sodium, potassium, calcium) for every one of `--patients` patients t
 layer, which queues one assessment job per patient, then runs the job worker until the queue is
 empty (`Worker.run_until_idle`, batches as `fhir-server worker` runs them). The tables are analyzed
 before each round, as autovacuum would keep them. Per round: jobs, batches, wall time per job, this
-process's CPU per job (the worker) and the PostgreSQL server's CPU per job (all its processes, from
-/proc). Later rounds read a longer history per patient.
+process's CPU per job (the worker) and the CPU per job of the PostgreSQL backends serving the
+scratch database (`auth_cost.server_cpu_seconds`, from /proc). Later rounds read a longer history per patient.
 
 Prints the figures and one JSON line (BENCH_SUMMARY). Run it on an idle machine.
 """
@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.auth_cost import server_cpu_seconds  # noqa: E402
+from bench.rest_load import admin  # noqa: E402
 from fhir_server.bootstrap import Runtime, start_runtime  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
 from fhir_server.context import DEV_PRINCIPAL, RequestContext  # noqa: E402
@@ -38,32 +40,6 @@ RESULTS = [("2345-7", "Glucose", "mg/dL", "95"), ("2160-0", "Creatinine", "mg/dL
            ("2951-2", "Sodium", "mmol/L", "140"), ("2823-3", "Potassium", "mmol/L", "4.1"),
            ("17861-6", "Calcium", "mg/dL", "9.5")]
 LAB = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}]
-
-
-def postgres_cpu_seconds() -> float:
-    """User and system CPU of every PostgreSQL process on this machine so far."""
-    ticks = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/comm") as comm:
-                if not comm.read().startswith("postgres"):
-                    continue
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except OSError:  # the process ended meanwhile
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 async def write_results(runtime: Runtime, ctx: RequestContext, patient: str, day: int) -> None:
@@ -78,7 +54,7 @@ async def write_results(runtime: Runtime, ctx: RequestContext, patient: str, day
 
 async def run(admin_url: str, patients: int, rounds: int) -> list[dict[str, float]]:
     name = f"fhir_bench_ai_{secrets.token_hex(4)}"
-    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    await admin(admin_url, f'CREATE DATABASE "{name}"')
     url = f"{admin_url.rpartition('/')[0]}/{name}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -86,14 +62,14 @@ async def run(admin_url: str, patients: int, rounds: int) -> list[dict[str, floa
             await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
             runtime = await start_runtime(settings)
             try:
-                return await rounds_of(runtime, url, patients, rounds)
+                return await rounds_of(runtime, url, name, patients, rounds)
             finally:
                 await runtime.close()
     finally:
-        await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def rounds_of(runtime: Runtime, url: str, patients: int, rounds: int) -> list[dict[str, float]]:
+async def rounds_of(runtime: Runtime, url: str, database: str, patients: int, rounds: int) -> list[dict[str, float]]:
     ctx = RequestContext(principal=DEV_PRINCIPAL, base_url="http://bench/fhir")
     ids = [f"bench-{n}" for n in range(patients)]
     for pid in ids:
@@ -104,10 +80,10 @@ async def rounds_of(runtime: Runtime, url: str, patients: int, rounds: int) -> l
     for number in range(rounds):
         for pid in ids:
             await write_results(runtime, ctx, pid, 10 + number)
-        await _admin(url, "ANALYZE")
-        cpu, database, wall = time.process_time(), postgres_cpu_seconds(), time.perf_counter()
+        await admin(url, "ANALYZE")
+        cpu, backends, wall = time.process_time(), server_cpu_seconds(-1, database)[1], time.perf_counter()
         batches = await worker.run_until_idle()
-        cpu, database, wall = (time.process_time() - cpu, postgres_cpu_seconds() - database,
+        cpu, backends, wall = (time.process_time() - cpu, server_cpu_seconds(-1, database)[1] - backends,
                                time.perf_counter() - wall)
         async with runtime.store.single() as db:
             jobs = await db.fetchval("SELECT count(*) FROM jobs WHERE kind = 'ai-pipeline.assess' AND status = 'done' "
@@ -115,7 +91,7 @@ async def rounds_of(runtime: Runtime, url: str, patients: int, rounds: int) -> l
         figures.append({"round": number + 1, "jobs": jobs, "batches": batches,
                         "wall_ms_per_job": round(1000 * wall / max(jobs, 1), 1),
                         "worker_cpu_ms_per_job": round(1000 * cpu / max(jobs, 1), 1),
-                        "postgres_cpu_ms_per_job": round(1000 * database / max(jobs, 1), 1)})
+                        "postgres_cpu_ms_per_job": round(1000 * backends / max(jobs, 1), 1)})
     return figures
 
 

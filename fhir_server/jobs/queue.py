@@ -46,15 +46,16 @@ _WAITING_SQLITE = "SELECT pk, payload FROM jobs WHERE dedupe_key = $1"
 _MERGE_SQLITE = "UPDATE jobs SET payload = $1, updated_at = $2 WHERE pk = $3"
 _RELEASE_WAITING = f"dedupe_key = CASE WHEN dedupe_key LIKE '{WAITING}%' THEN NULL ELSE dedupe_key END"
 _CLAIMABLE = ("(status = 'queued' AND run_after <= $3) OR (status = 'running' AND locked_until < $3)")
+# leased to worker $1 until $2, at $3
+_LEASE = ("UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, "
+          f"updated_at = $3, {_RELEASE_WAITING} ")
 _CLAIM_PG = (
-    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3, "
-    f"{_RELEASE_WAITING} WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = ANY($4::varchar[]) "
+    f"{_LEASE}WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = ANY($4::varchar[]) "
     "ORDER BY run_after, pk LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING pk, kind, payload, attempts"
 )
 # more runnable jobs of one kind, for a worker that runs them together
 _CLAIM_MORE_PG = (
-    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3, "
-    f"{_RELEASE_WAITING} WHERE pk IN (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = $4 "
+    f"{_LEASE}WHERE pk IN (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) AND kind = $4 "
     "ORDER BY run_after, pk LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING pk, kind, payload, attempts"
 )
 _CLAIM_MORE_SQLITE = _CLAIM_MORE_PG.replace(" FOR UPDATE SKIP LOCKED", "")
@@ -68,8 +69,7 @@ _EXTEND = "UPDATE jobs SET locked_until = $1 WHERE pk = $2 AND locked_by = $3 AN
 def _claim_sqlite(kinds: int) -> str:
     placeholders = ", ".join(f"${n}" for n in range(4, 4 + kinds))
     return (
-        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, "
-        f"updated_at = $3, {_RELEASE_WAITING} WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) "
+        f"{_LEASE}WHERE pk = (SELECT pk FROM jobs WHERE ({_CLAIMABLE}) "
         f"AND kind IN ({placeholders}) "
         "ORDER BY run_after, pk LIMIT 1) RETURNING pk, kind, payload, attempts"
     )

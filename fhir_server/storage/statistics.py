@@ -84,14 +84,17 @@ class StatisticsKeeper:
                 await task
 
     async def _run(self) -> None:
-        async with self.pool.acquire() as conn:
-            if await conn.fetchval(_AUTOVACUUM_ON):
-                return  # the cluster's autovacuum does it
-        log.info("autovacuum is off in this PostgreSQL cluster: the server vacuums and analyzes its tables itself")
+        autovacuum: bool | None = None  # asked at the first look, not at start-up
         while True:
             await asyncio.sleep(self.interval)
             try:
                 async with self.pool.acquire() as conn:
+                    if autovacuum is None:
+                        autovacuum = bool(await conn.fetchval(_AUTOVACUUM_ON))
+                        if autovacuum:
+                            return  # the cluster's autovacuum does it
+                        log.info("autovacuum is off in this PostgreSQL cluster: the server vacuums and "
+                                 "analyzes its tables itself")
                     done = await maintain(conn)
                 if done:
                     log.info("table upkeep: %s", ", ".join(f"{action} {table}" for table, action in done.items()))

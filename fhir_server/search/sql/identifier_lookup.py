@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fhir_server.search.normalize import truncate
-from fhir_server.search.query import ParsedQuery, Predicate, ResultParams, TokenValue
+from fhir_server.search.query import ParsedQuery, TokenValue
+from fhir_server.search.sql.match_templates import token_predicates
 
 __all__ = ["LookupKey", "lookup_key", "lookup_params", "LOOKUP_PG"]
 
@@ -30,21 +31,17 @@ LOOKUP_PG = (
     "AND t.param = v.param AND t.code = v.code AND t.system = v.system) AS m ON true "
     "JOIN resources AS r ON r.pk = m.resource_pk AND r.res_type = v.res_type AND r.deleted IS false"
 )
-_NO_RESULT_PARAMS = ResultParams()
 
 
 def lookup_key(query: ParsedQuery) -> LookupKey | None:
     """The key of a query that is one `param=system|code` token predicate (no modifier), else None."""
-    if query.types is not None or query.result != _NO_RESULT_PARAMS or len(query.criteria) != 1:
+    predicates = token_predicates(query)
+    if predicates is None or len(predicates) != 1 or len(predicates[0].values) != 1:
         return None
-    (node,) = query.criteria
-    if not (isinstance(node, Predicate) and node.modifier is None and node.param.type == "token"
-            and not node.param.on_resource_table and len(node.values) == 1):
-        return None
-    (value,) = node.values
+    (value,) = predicates[0].values
     if not (isinstance(value, TokenValue) and value.system and value.code is not None):
         return None
-    return query.resource_type, node.param.code, truncate(value.system), truncate(value.code)
+    return query.resource_type, predicates[0].param.code, truncate(value.system), truncate(value.code)
 
 
 def lookup_params(keys: Sequence[tuple[int, LookupKey]]) -> list[list[object]]:

@@ -9,8 +9,8 @@ criterion of a known shape only has its values put in those positions. The text 
 own (`compile_query`), so a templated match finds exactly what the compiled one finds.
 
 Shapes covered: criteria made only of token predicates without modifier on index rows (plain
-`code`, `system|code`, `|code`, `system|`), the form conditional writes take; any other query
-returns None from `shape()` and is compiled as usual.
+`code`, `system|code`, `|code`, `system|`), the form conditional writes take (`token_predicates`);
+for any other query `MatchTemplates.find` returns None and it is compiled as usual.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fhir_server.search.query import ParsedQuery, Predicate, ResultParams, Token
 from fhir_server.search.sql.compile import compile_query
 from fhir_server.storage.statements import compile_for
 
-__all__ = ["MatchTemplates", "Template", "Filled"]
+__all__ = ["MatchTemplates", "Template", "Filled", "token_predicates"]
 
 # (resource type, per predicate (parameter, per value (system given, system empty, code given)))
 Shape = tuple[str, tuple[tuple[str, tuple[tuple[bool, bool, bool], ...]], ...]]
@@ -69,7 +69,8 @@ class Template:
         return "".join(parts), params
 
 
-def _token_predicates(query: ParsedQuery) -> list[Predicate] | None:
+def token_predicates(query: ParsedQuery) -> list[Predicate] | None:
+    """The query's criteria when they are all token predicates without modifier on index rows, else None."""
     if query.types is not None or query.result != _NO_RESULT_PARAMS or not query.criteria:
         return None
     predicates = []
@@ -129,7 +130,7 @@ class MatchTemplates:
 
     def find(self, dialect: Any, query: ParsedQuery) -> Template | None:
         """The template answering `query` on `dialect`, or None when its shape has none."""
-        predicates = _token_predicates(query)
+        predicates = token_predicates(query)
         if predicates is None:
             return None
         key = (dialect, _shape(query.resource_type, predicates))

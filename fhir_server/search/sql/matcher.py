@@ -62,12 +62,11 @@ class SearchMatcher:
                 compiled.append((n, query))
             else:
                 templated.append((n, query, template))
-        if looked_up:
+        if looked_up:  # one equality join whatever the values: within a write, on its cached generic plan
             for pk, res_id, n in await tx.select_sql(LOOKUP_PG, lookup_params(looked_up), any_plan=True):
                 found[n].append((pk, res_id))
         for start in range(0, len(templated), _PER_STATEMENT):
-            # equalities on the token index, planned alike for any values: within a write, on generic plans
-            for pk, res_id, n in await tx.select_sql(*_union(templated[start:start + _PER_STATEMENT]), any_plan=True):
+            for pk, res_id, n in await tx.select_sql(*_union(templated[start:start + _PER_STATEMENT])):
                 found[n].append((pk, res_id))
         for start in range(0, len(compiled), _PER_STATEMENT):
             part: list[Any] = [compile_query(query).add_columns(resources.c.res_id, literal(n, Integer).label("n"))
