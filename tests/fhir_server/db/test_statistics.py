@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from alembic import command
 
+from fhir_server.config import Settings
+from fhir_server.db import migrate
 from fhir_server.storage.statistics import _LOCK_KEY, StatisticsKeeper, due_tables, maintain
 
 
@@ -119,3 +122,29 @@ async def test_the_keeper_analyzes_in_the_background_without_autovacuum(probe, p
     finally:
         await keeper.close()
         await pool.close()
+
+
+def statistics_targets(url: str) -> dict[str, int]:
+    async def read() -> dict[str, int]:
+        conn = await asyncpg.connect(url)
+        try:
+            return dict(await conn.fetch("SELECT stxname, stxstattarget FROM pg_statistic_ext "
+                                         "WHERE stxname IN ('st_search_token', 'st_search_reference')"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def test_the_token_and_reference_statistics_sample_250_targets(postgres_url):
+    """Migration 0012: a tenth of the rows 0002's target of 1000 had ANALYZE sort; a downgrade restores it."""
+    if postgres_url is None:
+        pytest.skip("extended statistics are PostgreSQL's")
+    assert statistics_targets(postgres_url) == {"st_search_token": 250, "st_search_reference": 250}
+    url = Settings(database_url=postgres_url).sqlalchemy_url
+    command.downgrade(migrate.alembic_config(url), "0011")
+    try:
+        assert statistics_targets(postgres_url) == {"st_search_token": 1000, "st_search_reference": 1000}
+    finally:
+        migrate.upgrade(url)
+    assert statistics_targets(postgres_url) == {"st_search_token": 250, "st_search_reference": 250}
