@@ -278,11 +278,11 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
     }
 
 
-def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
+def wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("the gateway exited at start")
+            raise SystemExit("the gateway exited at start:\n" + log.read_text(errors="replace")[-2000:])
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -323,7 +323,7 @@ def main() -> int:
         if args.worker:
             worker = subprocess.Popen([str(BIN / "fhir-server"), "worker"], env=env, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
-        wait_port(port, process)
+        wait_port(port, process, work / "gateway.log")
         figures = asyncio.run(bench(args, port, process.pid, db_url))
         latency, paced_latency = figures["sustained_latency"], figures["paced_latency"]
         print(f"\nHL7 v2 gateway on PostgreSQL ({args.gateway_workers} listener process"
