@@ -65,11 +65,25 @@ def _bounded_rows(kind: str, res_type: str, param: str, conditions: Sequence[Con
     return rows.where(*bounded(rows.selected_columns[0]))
 
 
+# the index tables as a negation's subquery names them, apart from any table of the query around it
+_ABSENT = {kind: table.alias(f"absent_{kind}") for kind, table in SEARCH_INDEX_TABLES.items()}
+
+
 def matches_any(resource: FromClause, kind: str, res_type: str, param: str,
                 conditions: Sequence[Condition], *, negate: bool = False) -> ColumnElement[bool]:
-    """The resource has a row meeting one of the conditions (or, negated, none has)."""
+    """The resource has a row meeting one of the conditions (or, negated, none has).
+
+    A negation looks the resource's own rows up (NOT EXISTS, correlated on its pk): `pk NOT IN
+    (rows)` cannot become an anti-join, so PostgreSQL hashed every row of the parameter for it, and
+    ran the subquery once per resource where they outgrew `work_mem`."""
     if negate:
-        return resource.c.pk.not_in(index_rows(kind, res_type, param, conditions))
+        table = _ABSENT[kind]
+        rows = select(table.c.resource_pk).where(table.c.resource_pk == resource.c.pk, table.c.param == param)
+        if res_type:
+            rows = rows.where(table.c.res_type == res_type)
+        if conditions:
+            rows = rows.where(or_(*(condition(table) for condition in conditions)))
+        return ~rows.exists()
     return resource.c.pk.in_(_bounded_rows(kind, res_type, param, conditions))
 
 
