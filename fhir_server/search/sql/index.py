@@ -4,6 +4,8 @@ Each subquery names the index table itself and is explicitly uncorrelated (`corr
 sibling and nested subqueries (chains, `_has`) never correlate with one another, and both databases
 can answer it from the `(res_type, param, value...)` indexes before touching `resources`. (Plain
 tables rather than fresh aliases: building an alias costs more than compiling the whole query.)
+Negations are the exception: `NOT EXISTS` over the resource's own rows, correlated on its pk, through
+aliases built once (`matches_any`).
 """
 
 from __future__ import annotations
