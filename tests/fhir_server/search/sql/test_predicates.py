@@ -162,6 +162,7 @@ CHAIN_AND_HAS: list[Case] = [
     ("Observation", [("subject.name", "ann")], {"o1", "o2"}),
     ("Observation", [("subject:Patient.birthdate", "lt1990")], {"o1", "o2", "o3"}),
     ("Observation", [("subject:Patient.gender", "female")], {"o1", "o2", "o4"}),
+    ("Observation", [("subject:Patient.gender:not", "female")], {"o3"}),  # a negation inside a chain
     ("Observation", [("patient.identifier", "http://hospital.example/mrn|456")], {"o3"}),
     ("Observation", [("subject:Patient.organization.name", "general")], {"o1", "o2", "o3"}),
     ("Observation", [("subject:Patient.organization:Organization.name:exact", "General Hospital")],
@@ -174,6 +175,7 @@ CHAIN_AND_HAS: list[Case] = [
     ("Encounter", [("subject:Patient.name", "bob")], {"e2"}),
     ("Patient", [("_has:Observation:patient:code", "29463-7")], {"p1", "p2"}),
     ("Patient", [("_has:Observation:patient:code", "72166-2")], {"p3"}),
+    ("Patient", [("_has:Observation:patient:code:not", "29463-7")], {"p1", "p3"}),  # o2, o4
     ("Patient", [("_has:Observation:subject:value-quantity", "gt80")], {"p2"}),
     ("Patient", [("_has:Observation:patient:status", "amended"), ("gender", "female")], {"p3"}),
     ("Patient", [("_has:Encounter:subject:_has:Observation:encounter:code", "29463-7")], {"p1", "p2"}),
