@@ -16,6 +16,7 @@ SQLite: a temporary data directory):
    time spent per resource by the importer with its workers and by the database's backends (a local
    PostgreSQL): on a shared machine the rates follow its load, the CPU time per resource much less.
 3. With `--drift-resources`, a larger NDJSON import (PostgreSQL) for the first/last 10% comparison.
+   The cluster's `shared_buffers` is printed with it: an import slows as its indexes outgrow it.
 
 Prints a table and one JSON line (BENCH_SUMMARY) with every figure.
 """
@@ -35,6 +36,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 
@@ -238,6 +240,15 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
     }
 
 
+async def shared_buffers(url: str) -> str:
+    """The cluster's buffer cache: once the indexes outgrow it, each index row written costs more."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SHOW shared_buffers")
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--admin-url", default=os.environ.get("FHIR_TEST_POSTGRES_URL",
@@ -260,6 +271,9 @@ def main() -> None:
     print(f"generated {sum(counts.values()):,} resources ({os.cpu_count()} CPUs)", flush=True)
     summary: dict[str, object] = {"resources": sum(counts.values()), "cpus": os.cpu_count(),
                                   "load_average_at_start": os.getloadavg()[0]}
+    if "postgresql" in args.backends.split(","):
+        summary["postgresql_shared_buffers"] = asyncio.run(shared_buffers(args.admin_url))
+        print(f"PostgreSQL shared_buffers: {summary['postgresql_shared_buffers']}", flush=True)
     for backend in args.backends.split(","):
         figures: dict[str, object] = {}
         if not args.skip_http:
