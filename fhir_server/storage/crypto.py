@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import secrets
@@ -219,18 +220,23 @@ def _entry(key: bytes) -> dict[str, str]:
 
 def _write_keyring(path: Path, entries: list[dict[str, str]], *, active: str | None = None,
                    exclusive: bool = False) -> None:
+    """Write the keyring beside its path, then put it in place: readers never see a half-written one.
+
+    `exclusive`: put in place only if no keyring is there yet (FileExistsError otherwise), so of
+    several processes creating one at their first start exactly one key wins."""
     document = {"active": active or entries[-1]["id"], "keys": entries}
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
-    if exclusive:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        return
-    # write beside, then rename: readers never see a half-written keyring
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            os.link(temp, path)
+        else:
+            os.replace(temp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)

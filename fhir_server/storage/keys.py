@@ -36,8 +36,12 @@ async def open_keyring(settings: Settings, engine: AsyncEngine) -> Keyring:
         raise EncryptionError(
             f"the keyring file {path} is missing but the database holds encrypted resources: restore the "
             "keyring (or set FHIR_ENCRYPTION_KEY); a new key could not read them")
+    try:
+        keyring = FileKeyring.create(path)
+    except FileExistsError:  # another process of this server, starting at the same time, made it first
+        return FileKeyring(path)
     log.warning("created a new encryption keyring at %s; back it up: without it the data cannot be read", path)
-    return FileKeyring.create(path)
+    return keyring
 
 
 async def verify_keyring(engine: AsyncEngine, keyring: Keyring) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, update
 
 from fhir_server.bootstrap import start_runtime
 from fhir_server.context import DEV_PRINCIPAL, RequestContext
+from fhir_server.db.engine import create_engine
 from fhir_server.db.tables import resource_versions, resources
 from fhir_server.storage.crypto import (
     DecryptionFailed,
@@ -18,7 +22,7 @@ from fhir_server.storage.crypto import (
     KeyNotFound,
     generate_key,
 )
-from fhir_server.storage.keys import reencrypt_all
+from fhir_server.storage.keys import open_keyring, reencrypt_all
 from tests.fhir_server.api.samples import patient
 
 CTX = RequestContext(principal=DEV_PRINCIPAL, base_url="http://test/fhir")
@@ -112,3 +116,36 @@ async def test_environment_key_with_old_key_reads_both(settings, tmp_path):
         assert (await rt.services.resources.read(CTX, "Patient", created.version.res_id)).body
     finally:
         await rt.close()
+
+
+def test_processes_starting_together_on_a_new_store_share_one_keyring(settings):
+    """Several processes at their first start each find no keyring and make one: one key wins and
+    every process opens it (none fails, none keeps a key of its own)."""
+
+    def first_start(ready: threading.Barrier) -> str:
+        async def run() -> str:
+            engine = create_engine(settings.sqlalchemy_url, pool_size=1)
+            try:
+                ready.wait()
+                return (await open_keyring(settings, engine)).active_key_id
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())
+
+    ready = threading.Barrier(6)
+    with ThreadPoolExecutor(6) as pool:
+        keys = list(pool.map(lambda _: first_start(ready), range(6)))
+    assert len(set(keys)) == 1
+    assert FileKeyring(settings.key_file).active_key_id == keys[0]
+    assert [p.name for p in settings.key_file.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_creating_a_keyring_never_replaces_one(tmp_path):
+    path = tmp_path / "keyring.json"
+    first = FileKeyring.create(path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError):
+        FileKeyring.create(path)
+    assert path.read_bytes() == before
+    assert FileKeyring(path).active_key_id == first.active_key_id
