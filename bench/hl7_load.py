@@ -325,6 +325,9 @@ def main() -> int:
                                       stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(port, process, work / "gateway.log")
         figures = asyncio.run(bench(args, port, process.pid, db_url))
+        if worker is not None and worker.poll() is not None:
+            raise SystemExit("the worker exited during the run:\n"
+                             + (work / "gateway.log").read_text(errors="replace")[-2000:])
         latency, paced_latency = figures["sustained_latency"], figures["paced_latency"]
         print(f"\nHL7 v2 gateway on PostgreSQL ({args.gateway_workers} listener process"
               f"{'es' if args.gateway_workers > 1 else ''}): ORU^R01 with 5 OBX over {args.connections} MLLP connections; "
