@@ -278,11 +278,16 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
     }
 
 
+def log_tail(log: Path) -> str:
+    """The end of the gateway's and worker's log, for a bench that stops because one of them did."""
+    return log.read_text(errors="replace")[-2000:]
+
+
 def wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("the gateway exited at start:\n" + log.read_text(errors="replace")[-2000:])
+            raise SystemExit("the gateway exited at start:\n" + log_tail(log))
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -326,8 +331,7 @@ def main() -> int:
         wait_port(port, process, work / "gateway.log")
         figures = asyncio.run(bench(args, port, process.pid, db_url))
         if worker is not None and worker.poll() is not None:
-            raise SystemExit("the worker exited during the run:\n"
-                             + (work / "gateway.log").read_text(errors="replace")[-2000:])
+            raise SystemExit("the worker exited during the run:\n" + log_tail(work / "gateway.log"))
         latency, paced_latency = figures["sustained_latency"], figures["paced_latency"]
         print(f"\nHL7 v2 gateway on PostgreSQL ({args.gateway_workers} listener process"
               f"{'es' if args.gateway_workers > 1 else ''}): ORU^R01 with 5 OBX over {args.connections} MLLP connections; "

@@ -22,6 +22,8 @@ import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from fhir_server.background import stop
+
 __all__ = ["START_BLOCK", "END_BLOCK", "FramingError", "FrameTooLarge", "FrameDecoder", "frame",
            "MLLPServer", "MLLPClient", "Handler", "ConnectionShare"]
 
@@ -213,11 +215,8 @@ class MLLPServer:
             self._share.holding(len(self._connections))
 
     async def close(self) -> None:
-        if self._accepting is not None:
-            self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._accepting
-            self._accepting = None
+        accepting, self._accepting = self._accepting, None
+        await stop(accepting)
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):

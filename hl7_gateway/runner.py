@@ -9,12 +9,12 @@ SQL of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl as ssl_module
 from collections.abc import Callable
 
+from fhir_server.background import stop
 from fhir_server.bootstrap import Runtime
 from fhir_server.context import Principal
 from fhir_server.storage.inbox import InboxStore
@@ -72,9 +72,7 @@ async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLCo
                 listening()
             await server.serve_forever()
     finally:
-        retrying.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retrying
+        await stop(retrying)
 
 
 async def replay(runtime: Runtime, entry: InboxEntry) -> InboxEntry:

@@ -24,6 +24,7 @@ import logging
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
+from fhir_server.background import stop
 from fhir_server.storage.driver import Driver
 from fhir_server.storage.repository import AfterCommit, ResourceStore
 
@@ -74,9 +75,7 @@ class Wakeups:
             self._waiting.remove(entry)
             if not self._waiting and self._listener is not None:
                 listener, self._listener = self._listener, None
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                await stop(listener)
 
     def _wake(self, kind: str | None) -> None:
         for kinds, event in self._waiting:

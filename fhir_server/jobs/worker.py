@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fhir_server.background import stop
 from fhir_server.jobs.queue import SECOND, Job, JobQueue
 from fhir_server.storage.repository import Tx
 
@@ -176,6 +177,4 @@ class Worker:
         try:
             yield
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            await stop(renewing)

@@ -12,12 +12,12 @@ search's `CodeSets` port (the codes behind the token modifiers `:in`, `:not-in`,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from typing import Any
 
 from conformance import terminology_capabilities
+from fhir_server.background import stop
 from fhir_server.context import RequestContext
 from fhir_server.db.terminology_content import decode
 from fhir_server.errors import FhirError
@@ -107,10 +107,7 @@ class TerminologyService:
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        await stop(follower)
 
     async def _follow(self, interval_seconds: float) -> None:
         while True:

@@ -19,9 +19,10 @@ keeper leaves the tables to it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
+
+from fhir_server.background import stop
 
 __all__ = ["StatisticsKeeper", "due_tables", "maintain"]
 
@@ -78,10 +79,7 @@ class StatisticsKeeper:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
 
     async def _run(self) -> None:
         autovacuum: bool | None = None  # asked at the first look, not at start-up

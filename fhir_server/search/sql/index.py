@@ -5,7 +5,7 @@ sibling and nested subqueries (chains, `_has`) never correlate with one another,
 can answer it from the `(res_type, param, value...)` indexes before touching `resources`. (Plain
 tables rather than fresh aliases: building an alias costs more than compiling the whole query.)
 Negations are the exception: `NOT EXISTS` over the resource's own rows, correlated on its pk, through
-aliases built once (`matches_any`).
+aliases built once (`absent`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 
-__all__ = ["Condition", "index_rows", "matches_any", "has_rows", "pk_bound", "bounded"]
+__all__ = ["Condition", "index_rows", "matches_any", "absent", "has_rows", "pk_bound", "bounded"]
 
 Condition = Callable[[NamedFromClause], ColumnElement[bool]]
 
@@ -71,21 +71,27 @@ def _bounded_rows(kind: str, res_type: str, param: str, conditions: Sequence[Con
 _ABSENT = {kind: table.alias(f"absent_{kind}") for kind, table in SEARCH_INDEX_TABLES.items()}
 
 
+def absent(pk: ColumnElement[int], kind: str, res_type: str, param: str,
+           conditions: Sequence[Condition] = ()) -> ColumnElement[bool]:
+    """The resource whose pk is `pk` has no `kind` row of `res_type.param` meeting any of `conditions`.
+
+    NOT EXISTS over the resource's own rows, correlated on its pk: `pk NOT IN (rows)` cannot become
+    an anti-join, so PostgreSQL hashed every row of the parameter for it, and ran the subquery once
+    per resource where they outgrew `work_mem`."""
+    table = _ABSENT[kind]
+    rows = select(table.c.resource_pk).where(table.c.resource_pk == pk, table.c.param == param)
+    if res_type:
+        rows = rows.where(table.c.res_type == res_type)
+    if conditions:
+        rows = rows.where(or_(*(condition(table) for condition in conditions)))
+    return ~rows.exists()
+
+
 def matches_any(resource: FromClause, kind: str, res_type: str, param: str,
                 conditions: Sequence[Condition], *, negate: bool = False) -> ColumnElement[bool]:
-    """The resource has a row meeting one of the conditions (or, negated, none has).
-
-    A negation looks the resource's own rows up (NOT EXISTS, correlated on its pk): `pk NOT IN
-    (rows)` cannot become an anti-join, so PostgreSQL hashed every row of the parameter for it, and
-    ran the subquery once per resource where they outgrew `work_mem`."""
+    """The resource has a row meeting one of the conditions (or, negated, none has: `absent`)."""
     if negate:
-        table = _ABSENT[kind]
-        rows = select(table.c.resource_pk).where(table.c.resource_pk == resource.c.pk, table.c.param == param)
-        if res_type:
-            rows = rows.where(table.c.res_type == res_type)
-        if conditions:
-            rows = rows.where(or_(*(condition(table) for condition in conditions)))
-        return ~rows.exists()
+        return absent(resource.c.pk, kind, res_type, param, conditions)
     return resource.c.pk.in_(_bounded_rows(kind, res_type, param, conditions))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, and_, func, literal, o
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 from fhir_server.search.query import SortKey
 from fhir_server.search.sql.dialect import binary
+from fhir_server.search.sql.index import absent
 
 __all__ = ["sort_expression", "is_text_key", "keyed_rows", "unkeyed_rows", "INDEXED_SORT_TYPES"]
 
@@ -95,16 +96,13 @@ def keyed_rows(key: SortKey, matches: Select[Any], after: tuple[Any, int] | None
 def unkeyed_rows(key: SortKey, matches: Select[Any], after_pk: int | None) -> Select[Any]:
     """(pk, NULL) of the matches without a value for `key` (they sort last), in pk order.
 
-    Each match is looked up in the index by its pk (NOT EXISTS): `pk NOT IN (rows with a value)`
+    Each match is looked up in the index by its pk (`index.absent`): `pk NOT IN (rows with a value)`
     made PostgreSQL hash every row of the parameter, a read of the whole table's dates for the tail
     of one patient's `Observation?subject=x&_sort=-date`."""
     param = key.param
-    table = SEARCH_INDEX_TABLES[param.type].alias("valued")
     pk = matches.selected_columns[0]
-    valued = select(table.c.resource_pk).where(
-        table.c.resource_pk == pk, table.c.param == param.code, _key_column(table, key).is_not(None),
-        *([table.c.res_type == param.resource_type] if param.resource_type else []))
-    statement = matches.where(~valued.exists())
+    statement = matches.where(absent(pk, param.type, param.resource_type, param.code,
+                                     [lambda table: _key_column(table, key).is_not(None)]))
     if after_pk is not None:
         statement = statement.where(pk > after_pk)
     return statement.add_columns(literal(None).label("k0")).order_by(pk.asc())
