@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
     text,
 )
 
@@ -176,6 +178,20 @@ search_uri = _index_table(
     indexes=(("res_type", "param", "value"),),
 )
 
+# `_text` and `_content` (`fhir_server.search.content`): one row per resource and parameter, its
+# distinct normalised words joined by single spaces. PostgreSQL finds word prefixes through a GIN
+# index of those words as a tsvector (`search.sql.dialect.word_prefixes`); SQLite reads the type's
+# rows. A resource's ~10-60 words were as many rows of `search_string`, each kept in three b-trees:
+# two fifths of all index rows of a clinical data set
+search_text = _index_table(
+    "search_text",
+    Column("words", Text, nullable=False),
+    indexes=(),
+)
+WORDS_VECTOR = func.array_to_tsvector(func.string_to_array(search_text.c.words, literal_column("' '")))
+Index("ix_search_text_words", WORDS_VECTOR, postgresql_using="gin").ddl_if(dialect="postgresql")
+Index("ix_search_text_res_type_param", search_text.c.res_type, search_text.c.param).ddl_if(dialect="sqlite")
+
 SEARCH_INDEX_TABLES = {
     "string": search_string,
     "token": search_token,
@@ -184,6 +200,7 @@ SEARCH_INDEX_TABLES = {
     "quantity": search_quantity,
     "reference": search_reference,
     "uri": search_uri,
+    "text": search_text,
 }
 
 # One row per committed change of a resource, written in the same transaction as the change;

@@ -1,8 +1,8 @@
 """`_text` and `_content`: word search over a resource's narrative and over all its text.
 
 https://hl7.org/fhir/R4/search.html#content: `_text` searches the narrative (`text.div`), `_content`
-the whole resource. Both are indexed as the distinct normalised words (see `normalize`) in the
-string index under the codes `_text` and `_content`; a search term matches a resource when every
+the whole resource. Both are indexed as the distinct normalised words (see `normalize`), one
+`search_text` row per resource and code holding them all; a search term matches a resource when every
 word of the term starts some indexed word (`_content=gluc serum` finds "Glucose [Mass/volume] in
 Serum"). `_content` reads every string of the resource except identifiers of the machinery (ids,
 references, systems, URLs, dates); at most `MAX_WORDS` words are kept per resource and parameter.
@@ -70,10 +70,9 @@ def content_words(resource: dict[str, Any]) -> list[str]:
 
 
 def content_rows(resource: dict[str, Any], *, text: bool, content: bool) -> Iterator[dict[str, Any]]:
-    """String index rows (without res_type) for `_text` and `_content`, as asked."""
-    if text:
-        for word in text_words(resource):
-            yield {"param": "_text", "value_norm": word, "value_exact": word}
-    if content:
-        for word in content_words(resource):
-            yield {"param": "_content", "value_norm": word, "value_exact": word}
+    """Text index rows (without res_type) for `_text` and `_content`, as asked: the words of each
+    joined by spaces (none for a resource without words)."""
+    if text and (words := text_words(resource)):
+        yield {"param": "_text", "words": " ".join(words)}
+    if content and (words := content_words(resource)):
+        yield {"param": "_content", "words": " ".join(words)}

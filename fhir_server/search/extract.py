@@ -27,7 +27,7 @@ from fhir_server.search.registry import SearchRegistry
 __all__ = ["IndexRows", "INDEX_KINDS", "extract"]
 
 IndexRows = dict[str, list[dict[str, Any]]]
-INDEX_KINDS = ("string", "token", "date", "number", "quantity", "reference", "uri")
+INDEX_KINDS = ("string", "token", "date", "number", "quantity", "reference", "uri", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,6 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
                 seen.add(key)
                 rows[kind].append({"res_type": resource_type, "param": code, **columns})
     if plan.text or plan.content:
-        rows["string"].extend({"res_type": resource_type, **row}
+        rows["text"].extend({"res_type": resource_type, **row}
                               for row in content_rows(resource, text=plan.text, content=plan.content))
     return rows

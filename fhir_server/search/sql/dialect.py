@@ -9,12 +9,16 @@ render per dialect when compiled:
 - `starts_with(column, prefix)`: a prefix test. `LIKE` is case-insensitive for ASCII on SQLite but
   case-sensitive on PostgreSQL, so it is used only on normalised (lower-case) columns, where both
   agree; case-sensitive prefixes (URIs) compare `substr()` instead, identical on both.
+- `word_prefixes(column, words)`: every word starts a word of a space-separated word list. PostgreSQL
+  asks the GIN index of the list as a tsvector (`db.tables.WORDS_VECTOR`) with a prefix tsquery;
+  SQLite tests `LIKE '% word%'` on the list with a space before it.
 - `tested_once(condition)`: keeps PostgreSQL from turning the `IN (subquery)` tests inside into
   joins (see its doc); SQLite plans them as they are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Boolean, String, func, literal
@@ -22,7 +26,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
 
-__all__ = ["binary", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like", "text_literal"]
+__all__ = ["binary", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like", "text_literal",
+           "word_prefixes"]
 
 _ESCAPE = "\\"
 
@@ -93,3 +98,36 @@ def case_sensitive_prefix(text: ColumnElement[str], prefix: ColumnElement[str]) 
 
 def text_literal(value: str) -> ColumnElement[str]:
     return literal(value, String())
+
+
+class word_prefixes(FunctionElement[bool]):  # noqa: N801 - reads like the SQL it stands for
+    """Built by `word_prefixes.of`: the column, then the tsquery (PostgreSQL), then one LIKE
+    pattern per word (SQLite), each a bound parameter."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "word_prefixes"
+
+    @classmethod
+    def of(cls, column: ColumnElement[str], words: Sequence[str]) -> word_prefixes:
+        """Every one of `words` (normalised: letters and digits only, so neither a tsquery operator nor
+        a LIKE wildcard) starts a word of `column`, a list of normalised words joined by single spaces."""
+        if not words:
+            raise ValueError("word_prefixes needs at least one word")
+        query = " & ".join(f"'{word}':*" for word in words)
+        return cls(column, text_literal(query), *(text_literal(f"% {escape_like(word)}%") for word in words))
+
+
+@compiles(word_prefixes)
+def _word_prefixes_default(element: word_prefixes, compiler: Any, **kw: Any) -> str:
+    column, _, *patterns = element.clauses.clauses
+    listed = f"(' ' || {compiler.process(column, **kw)})"
+    return "(" + " AND ".join(f"{listed} LIKE {compiler.process(p, **kw)} ESCAPE '{_ESCAPE}'" for p in patterns) + ")"
+
+
+@compiles(word_prefixes, "postgresql")
+def _word_prefixes_postgresql(element: word_prefixes, compiler: Any, **kw: Any) -> str:
+    column, query, *_ = element.clauses.clauses
+    # the same expression as the index's, so the planner can use it; the query is bound as text
+    vector = f"array_to_tsvector(string_to_array({compiler.process(column, **kw)}, ' '))"
+    return f"{vector} @@ CAST({compiler.process(query, **kw)} AS tsquery)"

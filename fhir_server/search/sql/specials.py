@@ -1,19 +1,20 @@
 """The parameters without an expression: `_text`, `_content` (word search) and `_list`.
 
 `_text` / `_content` (https://hl7.org/fhir/R4/search.html#content): every word of a value must start
-a word indexed under the code (see `fhir_server.search.content`); commas OR whole values.
+a word of the resource's `search_text` row for the code (see `fhir_server.search.content`); commas
+OR whole values.
 `_list=id` (https://hl7.org/fhir/R4/search.html#list): resources that `List/id` holds as an
 `entry.item`, through the List's `item` reference rows.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, FromClause, and_, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, FromClause, false, or_, select, tuple_
 
 from fhir_server.db.tables import resources, search_reference
 from fhir_server.search.normalize import normalize, truncate
 from fhir_server.search.query import Predicate
-from fhir_server.search.sql.dialect import starts_with
+from fhir_server.search.sql.dialect import word_prefixes
 from fhir_server.search.sql.index import matches_any
 
 __all__ = ["build_text", "build_list"]
@@ -26,11 +27,8 @@ def build_text(predicate: Predicate, resource: FromClause) -> ColumnElement[bool
         words = [truncate(word) for word in normalize(str(value)).split()]
         if not words:
             continue
-        alternatives.append(and_(*(
-            matches_any(resource, "string", param.resource_type, param.code,
-                        [lambda table, word=word: starts_with(table.c.value_norm, word)])
-            for word in words
-        )))
+        alternatives.append(matches_any(resource, "text", param.resource_type, param.code,
+                                        [lambda table, words=words: word_prefixes.of(table.c.words, words)]))
     return or_(*alternatives) if alternatives else false()
 
 

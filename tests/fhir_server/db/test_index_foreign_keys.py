@@ -13,7 +13,9 @@ from fhir_server.db import migrate
 from fhir_server.db.engine import create_engine
 from fhir_server.db.tables import SEARCH_INDEX_TABLES, resource_versions, resources, search_string
 
-TABLES = [resource_versions.name, *(table.name for table in SEARCH_INDEX_TABLES.values())]
+# the index tables 0011 changed (`search_text` came with 0013, without foreign keys)
+INDEX_TABLES = [table for kind, table in SEARCH_INDEX_TABLES.items() if kind != "text"]
+TABLES = [resource_versions.name, *(table.name for table in INDEX_TABLES)]
 
 
 def foreign_keys(url: str) -> dict[str, list[str]]:
@@ -36,7 +38,7 @@ def row_counts(url: str) -> dict[str, int]:
         engine = create_engine(url, pool_size=1)
         try:
             async with engine.connect() as conn:
-                tables = [resource_versions, *SEARCH_INDEX_TABLES.values()]
+                tables = [resource_versions, *INDEX_TABLES]
                 return {t.name: await conn.scalar(select(func.count()).select_from(t)) for t in tables}
         finally:
             await engine.dispose()
