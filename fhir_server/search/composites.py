@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from fhir_server.search.expressions import Evaluator, compile_expression
+from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
 from fhir_server.search.indexers import INDEXERS
-from fhir_server.search.paths import Typed, compile_path, compile_relative
+from fhir_server.search.paths import Typed, compile_path, compile_relative, leading_keys
 from fhir_server.search.registry import SearchParam, SearchRegistry, split_union
 
 __all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code"]
@@ -37,6 +37,8 @@ class CompositePlan:
     resource_type: str
     elements: Evaluator
     components: tuple[tuple[str, str], ...]  # (parameter type, expression relative to the element)
+    # sets of top-level keys a resource needs one of, each, to have any row (`_required_keys`)
+    required: tuple[frozenset[str], ...] = ()
 
 
 def compile_composite(registry: SearchRegistry, param: SearchParam) -> CompositePlan | None:
@@ -47,7 +49,34 @@ def compile_composite(registry: SearchRegistry, param: SearchParam) -> Composite
     if elements is None:
         return None
     components = tuple((kind, component.expression) for kind, component in zip(kinds, param.components, strict=True))
-    return CompositePlan(param.code, param.resource_type, elements, components)
+    return CompositePlan(param.code, param.resource_type, elements, components,
+                         _required_keys(param.resource_type, param.expression, components))
+
+
+def _required_keys(resource_type: str, expression: str,
+                   components: tuple[tuple[str, str], ...]) -> tuple[frozenset[str], ...]:
+    """What a resource must hold to have rows of the composite: one of the keys its elements are read
+    from, or, when the element is the resource itself, one of the keys each component reads (a row
+    needs every component)."""
+    elements = expression_keys(resource_type, expression)
+    if elements is not None:
+        return (elements,)
+    if expression.strip() != resource_type:
+        return ()
+    return tuple(keys for _, component in components if (keys := _component_keys(resource_type, component)) is not None)
+
+
+def _component_keys(resource_type: str, expression: str) -> frozenset[str] | None:
+    keys: set[str] = set()
+    for part in split_union(expression):
+        if part.startswith(_RESOURCE):
+            found = leading_keys(resource_type, f"{resource_type}.{part[len(_RESOURCE):]}")
+        else:
+            found = leading_keys(resource_type, part, rooted=False)
+        if found is None:
+            return None
+        keys |= found
+    return frozenset(keys)
 
 
 @lru_cache(maxsize=4096)
@@ -70,6 +99,9 @@ def _component(resource_type: str, owner: str, expression: str) -> Component | N
 
 def composite_rows(plan: CompositePlan, resource: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(index kind, param, columns) of every component of every element having all its components."""
+    for keys in plan.required:
+        if keys.isdisjoint(resource):
+            return
     for number, (element, owner) in enumerate(plan.elements(resource)):
         if not owner or not isinstance(element, dict):
             continue

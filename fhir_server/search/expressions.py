@@ -25,10 +25,10 @@ import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
 
 from fhir_server.search.model import R4_MODEL
-from fhir_server.search.paths import PathFunction, Typed, compile_path
+from fhir_server.search.paths import PathFunction, Typed, compile_path, leading_keys
 from fhir_server.search.registry import split_union
 
-__all__ = ["Evaluator", "compile_expression", "rewrite_for_fhirpathpy"]
+__all__ = ["Evaluator", "compile_expression", "expression_keys", "rewrite_for_fhirpathpy"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,29 @@ def _compile_part(resource_type: str, part: str) -> PathFunction | None:
         # a path relative to the resource (`name | alias` in InsurancePlan-name)
         fast = compile_path(resource_type, f"{resource_type}.{part}")
     return fast or _fhirpath_function(part, resource_type)
+
+
+def _part_keys(resource_type: str, part: str) -> frozenset[str] | None:
+    if _PRESENT_NOT_FALSE.fullmatch(part):
+        return None  # selects `false` from a resource without the element
+    keys = leading_keys(resource_type, part)
+    if keys is None and compile_path(resource_type, part) is None and part[:1].islower():
+        keys = leading_keys(resource_type, f"{resource_type}.{part}")
+    return keys
+
+
+@lru_cache(maxsize=8192)
+def expression_keys(resource_type: str, expression: str) -> frozenset[str] | None:
+    """The top-level JSON keys of a `resource_type` resource of which the compiled expression reads at
+    least one to select anything (so a resource with none of them is skipped unread); None when not
+    known for every union part (fhirpathpy parts, paths that do not start with a field)."""
+    keys: set[str] = set()
+    for part in split_union(expression):
+        found = _part_keys(resource_type, part)
+        if found is None:
+            return None
+        keys |= found
+    return frozenset(keys)
 
 
 @lru_cache(maxsize=8192)

@@ -19,7 +19,7 @@ from weakref import WeakKeyDictionary
 
 from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows
 from fhir_server.search.content import content_rows
-from fhir_server.search.expressions import Evaluator, compile_expression
+from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
 from fhir_server.search.indexers import INDEXERS, Indexed
 from fhir_server.search.paths import Typed
 from fhir_server.search.registry import SearchRegistry
@@ -35,6 +35,9 @@ class _Step:
     code: str
     evaluate: Evaluator
     index: Callable[[list[Typed]], Indexed]
+    # the top-level keys the expression reads first (`expression_keys`): a resource with none of them
+    # has no value for it, and most parameters of a type are absent from any one resource
+    keys: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,7 @@ def _build_plan(registry: SearchRegistry, resource_type: str) -> _Plan:
             continue
         evaluate = compile_expression(resource_type, param.expression)
         if evaluate is not None:
-            steps.append(_Step(code, evaluate, index))
+            steps.append(_Step(code, evaluate, index, expression_keys(resource_type, param.expression)))
     return _Plan(tuple(steps), tuple(composites), "_text" in params, "_content" in params)
 
 
@@ -91,6 +94,8 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
         return rows
     plan = _plan(registry, resource_type)
     for step in plan.steps:
+        if step.keys is not None and step.keys.isdisjoint(resource):
+            continue
         values = step.evaluate(resource)
         if not values:
             continue

@@ -23,7 +23,7 @@ from fhir_server.search.model import (
 )
 from fhir_server.search.references import reference_type
 
-__all__ = ["Typed", "PathFunction", "compile_path", "compile_relative", "split_segments"]
+__all__ = ["Typed", "PathFunction", "compile_path", "compile_relative", "leading_keys", "split_segments"]
 
 Typed = tuple[Any, str]
 PathFunction = Callable[[dict[str, Any]], list[Typed]]
@@ -152,6 +152,28 @@ def compile_relative(owner: str, expression: str) -> PathFunction | None:
     if not segments:
         return None
     return _compile_steps(owner, segments)
+
+
+def leading_keys(owner: str, expression: str, *, rooted: bool = True) -> frozenset[str] | None:
+    """The JSON keys of an `owner` element that the fast path's walk for `expression` reads first
+    (rooted: `Owner.a.b`, else relative: `a.b`): it selects nothing from an element with none of them.
+    None when that is not known: not a fast-path expression, or one that does not start with a field."""
+    segments = _segments(expression)
+    if not segments:
+        return None
+    if rooted:
+        if segments[0] != owner:
+            return None
+        segments = segments[1:]
+    if not segments or not _FIELD.fullmatch(segments[0]) or _compile_steps(owner, segments) is None:
+        return None
+    table = _child_table({owner}, segments[0])
+    if not table:
+        return None
+    pairs = table[owner]
+    if len(segments) > 1 and (cast := _CAST_CALL.fullmatch(segments[1])):
+        pairs = tuple((key, kind) for key, kind in pairs if is_subtype(kind, cast[1]))  # value.as(Quantity)
+    return frozenset(key for key, _ in pairs)
 
 
 def _compile_steps(resource_type: str, steps: list[str]) -> PathFunction | None:

@@ -214,3 +214,40 @@ def test_fhirpath_fallback_and_cache_follow_registry_changes() -> None:
 def test_unknown_resource_type_gives_no_rows(registry: SearchRegistry) -> None:
     assert all(not kind_rows for kind_rows in extract(registry, {"resourceType": "Nope"}).values())
     assert all(not kind_rows for kind_rows in extract(registry, {}).values())
+
+
+def _sparse_instances() -> list[dict[str, Any]]:
+    """Every resource type filled in (`InstanceBuilder`), then thinned out at random: resources that
+    have some top-level elements and lack others, as real ones do."""
+    import random
+
+    from resources import RESOURCE_TYPES
+    from tests.resources.r4_instances import InstanceBuilder
+
+    builder, rng, out = InstanceBuilder(), random.Random(7), []
+    for resource_type in sorted(RESOURCE_TYPES):
+        full = builder.resource(resource_type)
+        out.append(full)
+        for _ in range(4):
+            out.append({key: value for key, value in full.items()
+                        if key in ("resourceType", "id") or rng.random() < 0.4})
+    return out
+
+
+def test_skipping_parameters_by_their_top_level_keys_changes_no_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parameter (or composite) whose leading keys a resource lacks is not evaluated at all; the rows
+    are exactly those of evaluating every expression."""
+    import sys
+
+    from fhir_server.search import composites
+
+    extract_module = sys.modules["fhir_server.search.extract"]  # the package exports the function by that name
+
+    instances = _sparse_instances()
+    skipping = SearchRegistry.from_definitions()
+    skipped_rows = [extract(skipping, resource) for resource in instances]
+    monkeypatch.setattr(extract_module, "expression_keys", lambda resource_type, expression: None)
+    monkeypatch.setattr(composites, "_required_keys", lambda resource_type, expression, components: ())
+    unskipped = SearchRegistry.from_definitions()
+    assert [extract(unskipped, resource) for resource in instances] == skipped_rows
+    assert sum(len(rows) for found in skipped_rows for rows in found.values()) > 5_000
