@@ -37,8 +37,9 @@ class CompositePlan:
     resource_type: str
     elements: Evaluator
     components: tuple[tuple[str, str], ...]  # (parameter type, expression relative to the element)
-    # sets of top-level keys a resource needs one of, each, to have any row (`_required_keys`)
-    required: tuple[frozenset[str], ...] = ()
+    # what a resource must hold to have any row (`_needs`): for one of the alternatives, one key of
+    # each of its sets; None: always evaluated
+    needs: tuple[tuple[frozenset[str], ...], ...] | None = None
 
 
 def compile_composite(registry: SearchRegistry, param: SearchParam) -> CompositePlan | None:
@@ -50,33 +51,49 @@ def compile_composite(registry: SearchRegistry, param: SearchParam) -> Composite
         return None
     components = tuple((kind, component.expression) for kind, component in zip(kinds, param.components, strict=True))
     return CompositePlan(param.code, param.resource_type, elements, components,
-                         _required_keys(param.resource_type, param.expression, components))
+                         _needs(param.resource_type, param.expression, components))
 
 
-def _required_keys(resource_type: str, expression: str,
-                   components: tuple[tuple[str, str], ...]) -> tuple[frozenset[str], ...]:
-    """What a resource must hold to have rows of the composite: one of the keys its elements are read
-    from, or, when the element is the resource itself, one of the keys each component reads (a row
-    needs every component)."""
-    elements = expression_keys(resource_type, expression)
-    if elements is not None:
-        return (elements,)
-    if expression.strip() != resource_type:
-        return ()
-    return tuple(keys for _, component in components if (keys := _component_keys(resource_type, component)) is not None)
+def _needs(resource_type: str, expression: str,
+           components: tuple[tuple[str, str], ...]) -> tuple[tuple[frozenset[str], ...], ...] | None:
+    """What a resource must hold to have rows of the composite, per part of its element expression:
+    the keys an element part is read from (`Observation.component`), or, for the resource itself as
+    the element, the keys each component reads (a row needs every component). None: not known."""
+    alternatives = []
+    for part in split_union(expression):
+        if part.strip() == resource_type:
+            alternatives.append(tuple(keys for _, component in components
+                                      if (keys := _component_keys(resource_type, component)) is not None))
+            continue
+        keys = expression_keys(resource_type, part)
+        if keys is None:
+            return None
+        alternatives.append((keys,))
+    return tuple(alternatives)
 
 
 def _component_keys(resource_type: str, expression: str) -> frozenset[str] | None:
+    """The keys of the resource a component of the resource itself reads (empty: a component that
+    never has a value, its paths not being ones `_component` compiles); None when not known."""
     keys: set[str] = set()
     for part in split_union(expression):
         if part.startswith(_RESOURCE):
-            found = leading_keys(resource_type, f"{resource_type}.{part[len(_RESOURCE):]}")
+            rooted = f"{resource_type}.{part[len(_RESOURCE):]}"
+            if compile_path(resource_type, rooted) is None:
+                continue
+            found = leading_keys(resource_type, rooted)
         else:
+            if compile_relative(resource_type, part) is None:
+                continue
             found = leading_keys(resource_type, part, rooted=False)
         if found is None:
             return None
         keys |= found
     return frozenset(keys)
+
+
+def _possible(needs: tuple[tuple[frozenset[str], ...], ...], resource: dict[str, Any]) -> bool:
+    return any(all(not keys.isdisjoint(resource) for keys in alternative) for alternative in needs)
 
 
 @lru_cache(maxsize=4096)
@@ -99,9 +116,8 @@ def _component(resource_type: str, owner: str, expression: str) -> Component | N
 
 def composite_rows(plan: CompositePlan, resource: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(index kind, param, columns) of every component of every element having all its components."""
-    for keys in plan.required:
-        if keys.isdisjoint(resource):
-            return
+    if plan.needs is not None and not _possible(plan.needs, resource):
+        return
     for number, (element, owner) in enumerate(plan.elements(resource)):
         if not owner or not isinstance(element, dict):
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fhir_server.search.normalize import normalize, truncate
@@ -26,15 +26,36 @@ _SKIPPED_KEYS = frozenset({"resourceType", "id", "reference", "system", "url", "
 _MACHINE = re.compile(r"\d{4}-\d{2}|[a-z][a-z0-9+.-]*:[^ ]|[0-9a-f]{8}-[0-9a-f]{4}-")
 
 
-def _words(texts: Iterator[str]) -> list[str]:
+# texts are normalised this many characters at a time: one call for most resources, and a resource
+# whose first texts hold MAX_WORDS words is not normalised further
+_CHUNK = 4096
+
+
+def _words(texts: Iterable[str]) -> list[str]:
+    """The first MAX_WORDS distinct normalised words of more than one character, in order."""
     seen: dict[str, None] = {}
+    chunk: list[str] = []
+    size = 0
     for text in texts:
-        for word in normalize(text).split():
-            if len(word) > 1:
-                seen.setdefault(truncate(word), None)
-                if len(seen) >= MAX_WORDS:
-                    return list(seen)
+        chunk.append(text)
+        size += len(text)
+        if size >= _CHUNK:
+            if _add_words(seen, chunk):
+                return list(seen)
+            chunk, size = [], 0
+    if chunk:
+        _add_words(seen, chunk)
     return list(seen)
+
+
+def _add_words(seen: dict[str, None], texts: list[str]) -> bool:
+    """Add the words of `texts` (normalised together: the same words as one by one); True once full."""
+    for word in normalize(" ".join(texts)).split():
+        if len(word) > 1:
+            seen.setdefault(truncate(word), None)
+            if len(seen) >= MAX_WORDS:
+                return True
+    return False
 
 
 def _narrative(resource: dict[str, Any]) -> Iterator[str]:
@@ -44,17 +65,17 @@ def _narrative(resource: dict[str, Any]) -> Iterator[str]:
         yield html.unescape(_TAG.sub(" ", div))
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if not _MACHINE.match(value):
-            yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in _SKIPPED_KEYS and not key.startswith("_"):
-                yield from _strings(item)
+def _strings(value: dict[str, Any] | list[Any], out: list[str]) -> list[str]:
+    """Append the texts under `value`, in document order, to `out` (and return it)."""
+    items = value if isinstance(value, list) else [
+        item for key, item in value.items() if key not in _SKIPPED_KEYS and not key.startswith("_")]
+    for item in items:
+        if isinstance(item, str):
+            if not _MACHINE.match(item):
+                out.append(item)
+        elif isinstance(item, dict | list):
+            _strings(item, out)
+    return out
 
 
 def text_words(resource: dict[str, Any]) -> list[str]:
@@ -62,11 +83,7 @@ def text_words(resource: dict[str, Any]) -> list[str]:
 
 
 def content_words(resource: dict[str, Any]) -> list[str]:
-    def texts() -> Iterator[str]:
-        yield from _strings(resource)
-        yield from _narrative(resource)
-
-    return _words(texts())
+    return _words([*_strings(resource, []), *_narrative(resource)])
 
 
 def content_rows(resource: dict[str, Any], *, text: bool, content: bool) -> Iterator[dict[str, Any]]:

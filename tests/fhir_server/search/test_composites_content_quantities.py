@@ -70,6 +70,17 @@ def test_text_and_content_words() -> None:
     assert len(content_words(many)) == MAX_WORDS
 
 
+def test_content_words_are_read_past_the_first_texts_in_order() -> None:
+    """Texts are normalised a few thousand characters at a time: words come in document order across
+    those chunks, accents fold as in a single text, and the first MAX_WORDS distinct words are kept."""
+    repeated = [{"text": "same words again"} for _ in range(400)]  # well over one chunk, three words
+    later = [{"text": f"Müller-{n} Ĳssel"} for n in range(100)]
+    basic = {"resourceType": "Basic", "id": "b", "note": [*repeated, *later]}
+    words = content_words(basic)
+    assert words[:6] == ["same", "words", "again", "muller", "ijssel", "10"]
+    assert len(words) == MAX_WORDS and words[-1] == str(MAX_WORDS - 5 + 9)
+
+
 def test_quantities_are_indexed_and_searched_in_canonical_units() -> None:
     assert canonical_columns({"value": 5400, "system": UCUM, "code": "umol/L"}) == (5.4, "m-3.mol")
     assert canonical_columns({"value": Decimal("5.4"), "system": UCUM, "code": "mmol/L"}) == (5.4, "m-3.mol")

@@ -247,7 +247,7 @@ def test_skipping_parameters_by_their_top_level_keys_changes_no_row(monkeypatch:
     skipping = SearchRegistry.from_definitions()
     skipped_rows = [extract(skipping, resource) for resource in instances]
     monkeypatch.setattr(extract_module, "expression_keys", lambda resource_type, expression: None)
-    monkeypatch.setattr(composites, "_required_keys", lambda resource_type, expression, components: ())
+    monkeypatch.setattr(composites, "_needs", lambda resource_type, expression, components: None)
     unskipped = SearchRegistry.from_definitions()
     assert [extract(unskipped, resource) for resource in instances] == skipped_rows
     assert sum(len(rows) for found in skipped_rows for rows in found.values()) > 5_000
