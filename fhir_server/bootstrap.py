@@ -33,7 +33,6 @@ from fhir_server.services import BundleService, HistoryService, ResourceService,
 from fhir_server.services.access import AccessGuard
 from fhir_server.services.audit import AUDIT_MATERIALIZE, AuditTrail
 from fhir_server.services.bundles import search_port
-from fhir_server.services.ports import Validator
 from fhir_server.services.search import SearchService
 from fhir_server.services.search_parameters import REINDEX, SearchParameters
 from fhir_server.services.terminology import TerminologyService, load_content
@@ -173,13 +172,14 @@ def _capability_statement(settings: Settings, operations: OperationRegistry,
     return orjson.dumps(capability_statement(support))
 
 
-def _operations(resources: ResourceService, validator: Validator, terminology: TerminologyService,
+def _operations(resources: ResourceService, terminology: TerminologyService,
                 settings: Settings, exports: bulk.BulkExports | None = None,
                 analytics: mortality.MortalityAnalytics | None = None) -> OperationRegistry:
     """Every $operation served through the generic operation routes, with its OperationDefinition."""
     registry = OperationRegistry(resources.access)
+    # `$validate` checks more than a write does: the R4B model layer whatever the writes run
     registry.register(validate_operation.DEFINITION, validate_operation.ValidateOperation(
-        resources, validator, ResourceValidation(member=terminology.value_set_member)))
+        resources, build_validator(), ResourceValidation(member=terminology.value_set_member)))
     terminology.register_operations(registry, settings.base_url or None)
     if exports is not None:
         for definition in bulk.DEFINITIONS:
@@ -214,7 +214,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         raise
     # this runtime's own search registry: the custom SearchParameters stored in its database extend it
     registry = search_registry().copy()
-    validator, indexer = build_validator(), build_indexer(registry)
+    validator, indexer = build_validator(with_models=settings.validation_r4b_models), build_indexer(registry)
     warm_up(validator, indexer)
     access = build_access(store, indexer, audit=None, linkage_cache_seconds=settings.auth_linkage_cache_seconds,
                           server_name=SOFTWARE_NAME)
@@ -238,7 +238,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     exports.planner.codes = terminology
     analytics = mortality.MortalityAnalytics(store=store, resources=resources, jobs=jobs, guard=mortality.RoleGuard())
     resources.subscribe(analytics.projection.on_change)
-    operations = _operations(resources, validator, terminology, settings, exports, analytics)
+    operations = _operations(resources, terminology, settings, exports, analytics)
     services = Services(
         resources=resources,
         history=HistoryService(store=store, default_count=settings.default_page_size,

@@ -22,8 +22,9 @@ def search_registry() -> SearchRegistry:
 
 
 def build_validator(*, with_models: bool = True) -> Validator:
-    """`with_models=False`: the R4 structural validation without the R4B model layer, for resources the
-    server builds itself (the HL7 gateway's), whose shapes the mapping tests check against both layers."""
+    """`with_models=False`: the R4 structural validation without the R4B model layer (writes, unless
+    `FHIR_VALIDATION_R4B_MODELS` asks for it, and the HL7 gateway's, whose resources the mapping tests
+    check against both layers); `$validate` runs both."""
 
     def validator(resource: dict[str, Any]) -> list[Issue]:
         return [Issue(code=i.code, diagnostics=i.diagnostics, severity=i.severity,
