@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
-from fhir_server.search.indexers import INDEXERS
+from fhir_server.search.indexers import IndexOnce
 from fhir_server.search.paths import Typed, compile_path, compile_relative, leading_keys
 from fhir_server.search.registry import SearchParam, SearchRegistry, split_union
 
@@ -114,8 +114,11 @@ def _component(resource_type: str, owner: str, expression: str) -> Component | N
     return lambda element, resource: [value for part in parts for value in part(element, resource)]
 
 
-def composite_rows(plan: CompositePlan, resource: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(index kind, param, columns) of every component of every element having all its components."""
+def composite_rows(plan: CompositePlan, resource: dict[str, Any],
+                   indexed: IndexOnce | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(index kind, param, columns) of every component of every element having all its components
+    (`indexed`: the resource's `IndexOnce`, shared with its other parameters)."""
+    indexed = indexed or IndexOnce()
     if plan.needs is not None and not _possible(plan.needs, resource):
         return
     for number, (element, owner) in enumerate(plan.elements(resource)):
@@ -125,7 +128,7 @@ def composite_rows(plan: CompositePlan, resource: dict[str, Any]) -> Iterator[tu
         for index, (kind, expression) in enumerate(plan.components):
             function = _component(plan.resource_type, owner, expression)
             values = function(element, resource) if function is not None else []
-            found = [(row_kind, columns) for row_kind, suffix, columns in INDEXERS[kind](values) if not suffix]
+            found = [(row_kind, columns) for row_kind, suffix, columns in indexed(kind, values) if not suffix]
             if not found:
                 rows = []
                 break

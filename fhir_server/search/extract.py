@@ -12,7 +12,6 @@ Expressions are compiled once per (registry generation, resource type) and cache
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -20,8 +19,7 @@ from weakref import WeakKeyDictionary
 from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows
 from fhir_server.search.content import content_rows
 from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
-from fhir_server.search.indexers import INDEXERS, Indexed
-from fhir_server.search.paths import Typed
+from fhir_server.search.indexers import INDEXERS, IndexOnce
 from fhir_server.search.registry import SearchRegistry
 
 __all__ = ["IndexRows", "INDEX_KINDS", "extract"]
@@ -34,7 +32,7 @@ INDEX_KINDS = ("string", "token", "date", "number", "quantity", "reference", "ur
 class _Step:
     code: str
     evaluate: Evaluator
-    index: Callable[[list[Typed]], Indexed]
+    kind: str  # the parameter type, the key of its indexer in INDEXERS
     # the top-level keys the expression reads first (`expression_keys`): a resource with none of them
     # has no value for it, and most parameters of a type are absent from any one resource
     keys: frozenset[str] | None = None
@@ -66,12 +64,11 @@ def _build_plan(registry: SearchRegistry, resource_type: str) -> _Plan:
             if (composite := compile_composite(registry, param)) is not None:
                 composites.append(composite)
             continue
-        index = INDEXERS.get(param.type)
-        if index is None or param.expression is None or param.on_resource_table:
+        if param.type not in INDEXERS or param.expression is None or param.on_resource_table:
             continue
         evaluate = compile_expression(resource_type, param.expression)
         if evaluate is not None:
-            steps.append(_Step(code, evaluate, index, expression_keys(resource_type, param.expression)))
+            steps.append(_Step(code, evaluate, param.type, expression_keys(resource_type, param.expression)))
     return _Plan(tuple(steps), tuple(composites), "_text" in params, "_content" in params)
 
 
@@ -93,6 +90,7 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
     if not isinstance(resource_type, str):
         return rows
     plan = _plan(registry, resource_type)
+    index = IndexOnce()
     for step in plan.steps:
         if step.keys is not None and step.keys.isdisjoint(resource):
             continue
@@ -100,14 +98,14 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
         if not values:
             continue
         seen: set[tuple[Any, ...]] = set()
-        for kind, suffix, columns in step.index(values):
+        for kind, suffix, columns in index(step.kind, values):
             key = (kind, suffix, *columns.values())
             if key not in seen:
                 seen.add(key)
                 rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
     for composite in plan.composites:
         seen = set()
-        for kind, code, columns in composite_rows(composite, resource):
+        for kind, code, columns in composite_rows(composite, resource, index):
             key = (kind, code, *columns.values())
             if key not in seen:
                 seen.add(key)

@@ -23,7 +23,7 @@ from fhir_server.search.paths import Typed
 from fhir_server.search.quantities import canonical_columns
 from fhir_server.search.references import parse_reference
 
-__all__ = ["INDEXERS", "Indexed", "OF_TYPE", "IDENTIFIER", "URI_WIDTH"]
+__all__ = ["INDEXERS", "Indexed", "IndexOnce", "OF_TYPE", "IDENTIFIER", "URI_WIDTH"]
 
 Indexed = Iterator[tuple[str, str, dict[str, Any]]]  # (index kind, param suffix, columns)
 OF_TYPE = ":of-type"
@@ -259,3 +259,32 @@ INDEXERS: dict[str, Callable[[list[Typed]], Indexed]] = {
     "reference": index_reference,
     "uri": index_uri,
 }
+
+
+class IndexOnce:
+    """`INDEXERS[kind](values)` for the expressions of one resource, each of its JSON objects indexed
+    once per kind and type: several parameters read the same element (an Observation's valueQuantity
+    is read by value-quantity, combo-value-quantity and two composites; its code by four parameters).
+
+    Keyed by the object's identity, and keeping the object, so that the key cannot be reused by
+    another; the columns are shared, so callers copy them into their rows."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, int, str], tuple[Any, tuple[tuple[str, str, dict[str, Any]], ...]]] = {}
+
+    def __call__(self, kind: str, values: list[Typed]) -> list[tuple[str, str, dict[str, Any]]]:
+        index = INDEXERS[kind]
+        found: list[tuple[str, str, dict[str, Any]]] = []
+        for typed in values:
+            value = typed[0]
+            if type(value) is not dict:  # a primitive: as cheap to index again as to look up
+                found.extend(index([typed]))
+                continue
+            key = (kind, id(value), typed[1])
+            known = self._seen.get(key)
+            if known is None or known[0] is not value:
+                known = self._seen[key] = (value, tuple(index([typed])))
+            found.extend(known[1])
+        return found

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from fhir_server.context import RequestContext
 from fhir_server.errors import Issue
 from fhir_server.storage.repository import Tx
+from resources import fhir_json
 
 __all__ = ["Validator", "Indexer", "Matcher", "IndexRows", "Change", "ChangeSubscriber"]
 
@@ -41,14 +42,25 @@ class Matcher(Protocol):
 @dataclass(frozen=True, slots=True)
 class Change:
     """One committed-to-be change of a resource: `resource` is the new version (None for a delete);
-    `context` is the writer's (who, and whether it is a bulk load)."""
+    `context` is the writer's (who, and whether it is a bulk load).
+
+    `stored` may be the version's JSON bytes rather than its dict: a bulk load announces thousands of
+    resources to subscribers that each read a few types, so a body is parsed only when one is read."""
 
     action: str  # create | update | delete
     res_type: str
     res_id: str
     version_id: int
-    resource: dict[str, Any] | None
+    stored: dict[str, Any] | bytes | None
     context: RequestContext | None = None
+
+    @property
+    def resource(self) -> dict[str, Any] | None:
+        stored = self.stored
+        if isinstance(stored, bytes):
+            stored = fhir_json.loads(stored)
+            object.__setattr__(self, "stored", stored)  # parsed once, whoever reads it first
+        return stored
 
 
 class ChangeSubscriber(Protocol):

@@ -234,20 +234,22 @@ def _sparse_instances() -> list[dict[str, Any]]:
     return out
 
 
-def test_skipping_parameters_by_their_top_level_keys_changes_no_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A parameter (or composite) whose leading keys a resource lacks is not evaluated at all; the rows
-    are exactly those of evaluating every expression."""
+def test_the_shortcuts_of_extraction_change_no_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parameter (or composite) whose leading keys a resource lacks is not evaluated at all, and an
+    element several parameters read is indexed once (`IndexOnce`); the rows are exactly those of
+    evaluating and indexing every expression on its own."""
     import sys
 
-    from fhir_server.search import composites
+    from fhir_server.search import composites, indexers
 
     extract_module = sys.modules["fhir_server.search.extract"]  # the package exports the function by that name
-
     instances = _sparse_instances()
-    skipping = SearchRegistry.from_definitions()
-    skipped_rows = [extract(skipping, resource) for resource in instances]
+    shortcut = SearchRegistry.from_definitions()
+    shortcut_rows = [extract(shortcut, resource) for resource in instances]
     monkeypatch.setattr(extract_module, "expression_keys", lambda resource_type, expression: None)
     monkeypatch.setattr(composites, "_needs", lambda resource_type, expression, components: None)
-    unskipped = SearchRegistry.from_definitions()
-    assert [extract(unskipped, resource) for resource in instances] == skipped_rows
-    assert sum(len(rows) for found in skipped_rows for rows in found.values()) > 5_000
+    monkeypatch.setattr(indexers.IndexOnce, "__call__",
+                        lambda self, kind, values: list(indexers.INDEXERS[kind](values)))
+    plain = SearchRegistry.from_definitions()
+    assert [extract(plain, resource) for resource in instances] == shortcut_rows
+    assert sum(len(rows) for found in shortcut_rows for rows in found.values()) > 5_000
