@@ -83,10 +83,12 @@ class Triggers:
 
     async def on_change(self, tx: Tx, change: Change) -> None:
         """The ChangeSubscriber."""
-        resource = change.resource
-        if resource is None or change.res_type not in ("Observation", "DiagnosticReport", "DocumentReference"):
+        if change.res_type not in ("Observation", "DiagnosticReport", "DocumentReference"):
             return
         if change.context is not None and change.context.bulk_load and not self.on_bulk_load:
+            return
+        resource = change.resource  # read only now: a bulk load's resources are parsed only if needed
+        if resource is None:
             return
         source = f"{change.res_type}/{change.res_id}/_history/{change.version_id}"
         patient = patient_id(resource)

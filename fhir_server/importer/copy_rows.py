@@ -31,10 +31,9 @@ def encode_index(res_type: str, pk: int, index: IndexRows) -> dict[str, bytes]:
     for kind, rows in index.items():
         if not rows:
             continue
-        layout, columns = INDEX_ROWS[kind], INDEX_COLUMNS[kind]
-        encoded[kind] = b"".join([
-            layout.row((pk, res_type, *(row if isinstance(row, tuple) else [row.get(c) for c in columns])))
-            for row in rows])
+        columns = INDEX_COLUMNS[kind]
+        encoded[kind] = INDEX_ROWS[kind].rows((pk, res_type), [
+            row if isinstance(row, tuple) else [row.get(c) for c in columns] for row in rows])
     return encoded
 
 

@@ -12,7 +12,7 @@ Types are the few the store uses: text, int4, int8, float8, bool, bytea.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Float, Integer, LargeBinary, Table
@@ -74,11 +74,23 @@ class CopyLayout:
         self._encoders = tuple(_ENCODERS[kind] for kind in types)
 
     def row(self, values: Sequence[Any]) -> bytes:
-        if len(values) != len(self._encoders):
-            raise ValueError(f"a row of {len(values)} values for {len(self._encoders)} columns")
-        parts = [self._count]
-        for encode, value in zip(self._encoders, values):  # noqa: B905 - lengths checked above
-            parts.append(_NULL if value is None else encode(value))
+        return self.rows(values, ((),))
+
+    def rows(self, leading: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
+        """Rows whose first values are `leading` (a resource's index rows: its pk and type), those
+        encoded once: what joining `row((*leading, *values))` for each of `rows` gives."""
+        if len(leading) > len(self._encoders):
+            raise ValueError(f"{len(leading)} leading values for {len(self._encoders)} columns")
+        head = b"".join([self._count, *(_NULL if value is None else encode(value)
+                                        for encode, value in zip(self._encoders, leading, strict=False))])
+        encoders = self._encoders[len(leading):]
+        parts = []
+        for values in rows:
+            if len(values) != len(encoders):
+                raise ValueError(f"a row of {len(leading) + len(values)} values for {len(self._encoders)} columns")
+            parts.append(head)
+            for encode, value in zip(encoders, values):  # noqa: B905 - lengths checked above
+                parts.append(_NULL if value is None else encode(value))
         return b"".join(parts)
 
 

@@ -36,3 +36,12 @@ async def test_rows_round_trip_through_copy(settings, backend):
 def test_a_row_must_fill_the_layout():
     with pytest.raises(ValueError):
         CopyLayout(TYPES).row((1, 2))
+
+
+def test_rows_sharing_leading_values_encode_as_whole_rows():
+    layout = CopyLayout(TYPES)
+    tails = [row[2:] for row in ROWS]
+    assert layout.rows((7, 8), tails) == b"".join(layout.row((7, 8, *tail)) for tail in tails)
+    assert layout.rows((None, 8), tails[:1]) == layout.row((None, 8, *tails[0]))
+    with pytest.raises(ValueError):
+        layout.rows((7, 8), [(1.5, True)])
