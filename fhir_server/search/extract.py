@@ -97,8 +97,13 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
         values = step.evaluate(resource)
         if not values:
             continue
+        found = index(step.kind, values)
+        if len(found) == 1:  # most parameters: nothing to deduplicate
+            kind, suffix, columns = found[0]
+            rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
+            continue
         seen: set[tuple[Any, ...]] = set()
-        for kind, suffix, columns in index(step.kind, values):
+        for kind, suffix, columns in found:
             key = (kind, suffix, *columns.values())
             if key not in seen:
                 seen.add(key)

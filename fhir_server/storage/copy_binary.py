@@ -29,9 +29,25 @@ _INT8 = struct.Struct(">iq")
 _FLOAT8 = struct.Struct(">id")
 
 
+# short texts encoded before: most index columns repeat a few values (parameter codes, types, code
+# systems, units), so a lookup replaces most encodings; emptied when full
+_RECURRING: dict[str, bytes] = {}
+_RECURRING_MAX = 20_000
+_RECURRING_LENGTH = 64
+
+
 def _text(value: Any) -> bytes:
+    if type(value) is str:
+        encoded = _RECURRING.get(value)
+        if encoded is not None:
+            return encoded
     data = (value if isinstance(value, str) else str(value)).encode()
-    return _LENGTH.pack(len(data)) + data
+    encoded = _LENGTH.pack(len(data)) + data
+    if type(value) is str and len(value) <= _RECURRING_LENGTH:
+        if len(_RECURRING) >= _RECURRING_MAX:
+            _RECURRING.clear()
+        _RECURRING[value] = encoded
+    return encoded
 
 
 def _bytea(value: bytes) -> bytes:

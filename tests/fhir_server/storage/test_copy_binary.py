@@ -45,3 +45,17 @@ def test_rows_sharing_leading_values_encode_as_whole_rows():
     assert layout.rows((None, 8), tails[:1]) == layout.row((None, 8, *tails[0]))
     with pytest.raises(ValueError):
         layout.rows((7, 8), [(1.5, True)])
+
+
+def test_recurring_texts_encode_as_fresh_ones(monkeypatch):
+    from fhir_server.storage import copy_binary
+
+    monkeypatch.setattr(copy_binary, "_RECURRING", {})
+    monkeypatch.setattr(copy_binary, "_RECURRING_MAX", 2)
+    layout = CopyLayout(("text", "text"))
+    texts = ["code", "combo-code", "http://loinc.org", "code", "ünï", "x" * 100, "code", 7]
+    for first, second in zip(texts, texts[1:], strict=False):
+        expected = b"\x00\x02" + b"".join(
+            len(str(t).encode()).to_bytes(4, "big") + str(t).encode() for t in (first, second))
+        assert layout.row((first, second)) == expected
+    assert len(copy_binary._RECURRING) <= 2
