@@ -210,7 +210,10 @@ def _leaf(registry: SearchRegistry, param: SearchParam, modifier: str | None, va
         if kinds is None:
             raise NotSupported(f"the components of composite parameter '{param.code}' are not known (in '{name}')")
         # a composite is present when its first component is: test those rows like a plain parameter's
-        first = replace(param, code=component_code(param.code, 0), type=kinds[0])
+        # (a union's, those of the composites it is the union of)
+        first = replace(param, code=component_code(param.code, 0), type=kinds[0], union_of=tuple(
+            replace(source, code=component_code(source.code, 0), type=kinds[0], union_of=())
+            for source in param.union_of))
         return Predicate(first, modifier, parse_values(name, kinds[0], modifier, value))
     if param.type == "special":
         if param.code == "near":

@@ -9,7 +9,7 @@ only the parts that apply to it, with `Resource.`/`DomainResource.` roots rewrit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fhir_server.errors import BadRequest
@@ -42,6 +42,10 @@ class SearchParam:
     url: str
     targets: tuple[str, ...] = ()
     components: tuple[Component, ...] = ()
+    # a composite whose elements are exactly those of others with the same components (`Observation |
+    # Observation.component` of combo-code-value-quantity: code-value-quantity and
+    # component-code-value-quantity): it has no index rows of its own, its searches ask those
+    union_of: tuple[SearchParam, ...] = ()
 
     @property
     def on_resource_table(self) -> bool:
@@ -68,6 +72,11 @@ def split_union(expression: str) -> list[str]:
             start = index + 1
     parts.append(expression[start:].strip())
     return [part for part in parts if part]
+
+
+def _part_set(expression: str) -> frozenset[str]:
+    """The union parts of an expression, with insignificant white space removed."""
+    return frozenset("".join(part.split()) for part in split_union(expression))
 
 
 def expression_root(part: str) -> str:
@@ -112,6 +121,8 @@ class SearchRegistry:
         self._types_by_url: dict[str, str] = {}
         # bumped by every change, so caches built from the registry (compiled extractors) know to rebuild
         self.generation = 0
+        # per resource type: (generation, its parameters with `union_of` worked out)
+        self._views: dict[str, tuple[int, dict[str, SearchParam]]] = {}
 
     @classmethod
     def from_definitions(cls, definitions: Iterable[Mapping[str, Any]] | None = None) -> SearchRegistry:
@@ -184,11 +195,52 @@ class SearchRegistry:
                                       for kind in types) else None
 
     def get(self, resource_type: str, code: str) -> SearchParam | None:
-        return self._params.get(resource_type, {}).get(code)
+        return self._view(resource_type).get(code)
 
     def params_for(self, resource_type: str) -> Mapping[str, SearchParam]:
         """Every parameter of the type, by code."""
-        return self._params.get(resource_type, {})
+        return self._view(resource_type)
+
+    def _view(self, resource_type: str) -> dict[str, SearchParam]:
+        known = self._views.get(resource_type)
+        if known is not None and known[0] == self.generation:
+            return known[1]
+        params = self._params.get(resource_type, {})
+        view = dict(params)
+        for code, param in params.items():
+            if (sources := self._union_sources(param, params)):
+                view[code] = replace(param, union_of=sources)
+        self._views[resource_type] = (self.generation, view)
+        return view
+
+    def _union_sources(self, param: SearchParam, params: Mapping[str, SearchParam]) -> tuple[SearchParam, ...]:
+        """The other composites of the type whose element expressions together are exactly `param`'s,
+        each with the same components (types and expressions); () when there are none."""
+        if param.type != "composite" or param.expression is None:
+            return ()
+        parts = _part_set(param.expression)
+        shape = self._shape(param)
+        if len(parts) < 2 or shape is None:
+            return ()
+        candidates = sorted(
+            (other for other in params.values() if other is not param and other.type == "composite"
+             and other.expression is not None and _part_set(other.expression) < parts
+             and self._shape(other) == shape and not self._union_sources(other, params)),
+            key=lambda other: (-len(_part_set(other.expression or "")), other.code))
+        chosen: list[SearchParam] = []
+        covered: frozenset[str] = frozenset()
+        for other in candidates:
+            other_parts = _part_set(other.expression or "")
+            if not other_parts & covered:
+                chosen.append(other)
+                covered |= other_parts
+        return tuple(chosen) if covered == parts else ()
+
+    def _shape(self, param: SearchParam) -> tuple[tuple[str, str], ...] | None:
+        types = self.component_types(param)
+        if types is None:
+            return None
+        return tuple((kind, component.expression.strip()) for kind, component in zip(types, param.components, strict=True))
 
     def supports(self, resource_type: str) -> bool:
         return resource_type in self._params

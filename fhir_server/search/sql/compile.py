@@ -74,6 +74,10 @@ def _predicate(predicate: Predicate, resource: FromClause, now: int | None) -> C
         return specials.build_text(predicate, resource)
     if param.code == "_list":
         return specials.build_list(predicate, resource)
+    if param.union_of:
+        # one match among the parameters it is the union of; `:missing=true` is missing from each
+        each = [_predicate(replace(predicate, param=source), resource, now) for source in param.union_of]
+        return and_(*each) if predicate.modifier == "missing" and predicate.values[0] is True else or_(*each)
     if param.type == "composite":
         return composites.build(predicate, resource, now)
     if predicate.modifier == "missing":

@@ -8,30 +8,16 @@ import asyncio
 
 import asyncpg
 import pytest
-from alembic import command
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql
 
 from fhir_server.config import Settings
-from fhir_server.db import migrate
-from fhir_server.db.engine import create_engine
 from fhir_server.db.tables import resources, search_string, search_text
 from fhir_server.search.sql.dialect import word_prefixes
 from fhir_server.storage.driver import compile_for
+from tests.fhir_server.db.support import at_revision, in_transaction
 
 WORDS = {(7, "_content"): ["glucose", "serum", "okafor"], (7, "_text"): ["fasting"], (8, "_content"): ["hba1c"]}
-
-
-def run(url: str, work):
-    async def go():
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await work(conn)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 async def write_0012_rows(conn) -> None:
@@ -59,22 +45,15 @@ async def text_rows(conn) -> dict[tuple[int, str], list[str]]:
 
 def test_words_move_to_one_row_per_resource_and_back(settings: Settings):
     url = settings.sqlalchemy_url
-    config = migrate.alembic_config(url)
-    command.downgrade(config, "0012")
-    try:
-        run(url, write_0012_rows)
-        before = run(url, string_rows)
+    with at_revision(url, "0012"):
+        in_transaction(url, write_0012_rows)
+        before = in_transaction(url, string_rows)
         assert len(before) == 6
-    finally:
-        migrate.upgrade(url)
-    assert run(url, text_rows) == WORDS
-    assert run(url, string_rows) == [(7, "name", "okafor")]
-    command.downgrade(config, "0012")
-    try:
-        assert run(url, string_rows) == before
-    finally:
-        migrate.upgrade(url)
-    assert run(url, text_rows) == WORDS
+    assert in_transaction(url, text_rows) == WORDS
+    assert in_transaction(url, string_rows) == [(7, "name", "okafor")]
+    with at_revision(url, "0012"):
+        assert in_transaction(url, string_rows) == before
+    assert in_transaction(url, text_rows) == WORDS
 
 
 def test_postgresql_finds_word_prefixes_through_the_gin_index(postgres_url):

@@ -253,3 +253,32 @@ def test_the_shortcuts_of_extraction_change_no_row(monkeypatch: pytest.MonkeyPat
     plain = SearchRegistry.from_definitions()
     assert [extract(plain, resource) for resource in instances] == shortcut_rows
     assert sum(len(rows) for found in shortcut_rows for rows in found.values()) > 5_000
+
+
+def test_a_composite_that_is_the_union_of_others_has_no_rows_of_its_own(registry: SearchRegistry) -> None:
+    """combo-code-value-quantity (`Observation | Observation.component`) is searched through
+    code-value-quantity and component-code-value-quantity, whose rows hold the same values."""
+    combo = registry.get("Observation", "combo-code-value-quantity")
+    assert combo is not None and [p.code for p in combo.union_of] == ["code-value-quantity",
+                                                                      "component-code-value-quantity"]
+    assert registry.get("Observation", "code-value-quantity").union_of == ()
+    observation = loads("""{"resourceType": "Observation", "status": "final",
+      "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+      "valueQuantity": {"value": 1, "unit": "x", "system": "http://unitsofmeasure.org", "code": "1"},
+      "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                     "valueQuantity": {"value": 150, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]}""")
+    params = {row["param"] for kind_rows in extract(registry, observation).values() for row in kind_rows}
+    assert {"code-value-quantity$0", "code-value-quantity$1", "component-code-value-quantity$0"} <= params
+    assert not {param for param in params if param.startswith(("combo-code-value-quantity", "combo-code-value-concept"))}
+
+
+def test_a_custom_composite_over_the_same_elements_is_a_union_too() -> None:
+    """Found from the definitions, not from a list: a new SearchParameter shaped the same way is one."""
+    registry = SearchRegistry.from_definitions()
+    combo = registry.get("Observation", "combo-code-value-quantity")
+    assert combo is not None
+    registry.register({"resourceType": "SearchParameter", "url": "http://example.org/sp/both", "code": "both",
+                       "base": ["Observation"], "type": "composite", "expression": "Observation.component | Observation",
+                       "component": [{"definition": c.definition, "expression": c.expression} for c in combo.components]})
+    both = registry.get("Observation", "both")
+    assert both is not None and {p.code for p in both.union_of} == {"code-value-quantity", "component-code-value-quantity"}
