@@ -170,6 +170,8 @@ def parse_message(raw: bytes, *, strict: bool = True) -> Message:
 def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
     segments: list[Segment] = []
     counts: dict[str, int] = {}
+    # a field holding none of these is one repetition of one component of one subcomponent, as it is
+    structured = (seps.repetition, seps.component, seps.subcomponent, seps.escape)
     for index, line in enumerate(lines):
         name = line[:3]
         counts[name] = counts.get(name, 0) + 1
@@ -182,7 +184,11 @@ def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
             fields = [()]
             first = 1
         for number in range(first, len(raw_fields)):
-            fields.append(_field(raw_fields[number], seps, codec))
+            text = raw_fields[number]
+            if any(char in text for char in structured):
+                fields.append(_field(text, seps, codec))
+            else:
+                fields.append((Repetition(((text,),)),))
         segments.append(Segment(name, tuple(fields), tuple(raw_fields), counts[name], index))
     return segments
 
