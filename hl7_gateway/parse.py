@@ -170,8 +170,6 @@ def parse_message(raw: bytes, *, strict: bool = True) -> Message:
 def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
     segments: list[Segment] = []
     counts: dict[str, int] = {}
-    # a field holding none of these is one repetition of one component of one subcomponent, as it is
-    structured = (seps.repetition, seps.component, seps.subcomponent, seps.escape)
     for index, line in enumerate(lines):
         name = line[:3]
         counts[name] = counts.get(name, 0) + 1
@@ -184,11 +182,7 @@ def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
             fields = [()]
             first = 1
         for number in range(first, len(raw_fields)):
-            text = raw_fields[number]
-            if any(char in text for char in structured):
-                fields.append(_field(text, seps, codec))
-            else:
-                fields.append((Repetition(((text,),)),))
+            fields.append(_field(raw_fields[number], seps, codec))
         segments.append(Segment(name, tuple(fields), tuple(raw_fields), counts[name], index))
     return segments
 
@@ -196,6 +190,9 @@ def _convert(lines: list[str], seps: Separators, codec: str) -> list[Segment]:
 def _field(text: str, seps: Separators, codec: str) -> tuple[Repetition, ...]:
     """A field's repetitions, each a tuple of components, each a tuple of unescaped subcomponents."""
     escape = seps.escape
+    if seps.repetition not in text and seps.component not in text and seps.subcomponent not in text \
+            and escape not in text:
+        return (Repetition(((text,),)),)  # most fields: one plain value, nothing to split
     return tuple(
         Repetition(tuple(
             tuple(_unescape(sub, seps, codec) if escape in sub else sub for sub in component.split(seps.subcomponent))

@@ -7,10 +7,13 @@ resource's `res_type` and the parameter `code` so one composite index answers ea
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     Index,
     Integer,
@@ -188,8 +191,15 @@ search_text = _index_table(
     Column("words", Text, nullable=False),
     indexes=(),
 )
-WORDS_VECTOR = func.array_to_tsvector(func.string_to_array(search_text.c.words, literal_column("' '")))
-Index("ix_search_text_words", WORDS_VECTOR, postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
+def words_vector(words: ColumnElement[str]) -> ColumnElement[Any]:
+    """A `search_text.words` column as the tsvector PostgreSQL's GIN index holds (a query must use
+    this very expression for the index to answer it)."""
+    return func.array_to_tsvector(func.string_to_array(words, literal_column("' '")))
+
+
+Index("ix_search_text_words", words_vector(search_text.c.words), postgresql_using="gin").ddl_if(dialect="postgresql")
 Index("ix_search_text_res_type_param", search_text.c.res_type, search_text.c.param).ddl_if(dialect="sqlite")
 
 SEARCH_INDEX_TABLES = {

@@ -102,8 +102,7 @@ class BulkWriter:
         await self.resources.access.record_writes(tx, ctx, written)
         if self.resources.subscribers:
             await _announce(tx, self.resources.subscribers, [
-                Change(CREATE, record.res_type or "", record.staged.res_id, 1,
-                       record.staged.body if record.staged.stamped is None else record.staged.stamped, ctx)
+                Change(CREATE, record.res_type or "", record.staged.res_id, 1, record.staged.stored, ctx)
                 for record in records if record.staged is not None])
 
 

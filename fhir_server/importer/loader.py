@@ -32,7 +32,7 @@ from fhir_server.importer.bulk_writer import BulkWriter
 from fhir_server.importer.bundle_stream import BundleScan, scan_bundle
 from fhir_server.importer.sources import BUNDLE, NDJSON, Record, Source, fingerprint, read_records
 from fhir_server.importer.staging import StagedRecord, Stager, bundle_identity
-from fhir_server.importer.workers import from_worker, stage_in_worker
+from fhir_server.importer.workers import stage_in_worker
 from fhir_server.importer.writer import BatchOutcome, write_records
 from fhir_server.services.resources import ResourceService
 from fhir_server.storage.positions import Positions
@@ -165,8 +165,7 @@ class Importer:
         if self.executor is None:
             return self.stager.stage(kind, chunk, urls, pks=pks)
         raw = [(record.number, record.end, record.data) for record in chunk]
-        return from_worker(await asyncio.get_running_loop().run_in_executor(
-            self.executor, stage_in_worker, kind, raw, urls, pks))
+        return await asyncio.get_running_loop().run_in_executor(self.executor, stage_in_worker, kind, raw, urls, pks)
 
     async def _commit(self, source: Source, staged: list[StagedRecord], digest: int, position: int,
                       report: ImportReport, progress: OnProgress, reject: OnReject) -> int:

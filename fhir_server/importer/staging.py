@@ -26,7 +26,7 @@ from fhir_server.services.bundle_references import Identities
 from fhir_server.services.ports import Indexer, Validator
 from fhir_server.services.preparation import ID_PATTERN, check_id
 from fhir_server.services.resources import require_type
-from fhir_server.services.write_ops import Staged, prepare, stage
+from fhir_server.services.write_ops import Staged, by_constructor, prepare, stage
 from fhir_server.storage.batch import index_tuples
 from resources import fhir_json
 from resources.fhir_json import FhirJsonError
@@ -49,6 +49,9 @@ class StagedRecord:
     outcome: dict[str, Any] | None = None
     pk: int | None = None
     index_rows: dict[str, bytes] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return by_constructor(self)  # workers send them back to the writer by the thousand
 
 
 def _reject(record: Record, error: FhirError | Exception) -> StagedRecord:

@@ -4,9 +4,6 @@ The pool uses the `fork` start method: each worker inherits the parent's `Stager
 own validator and indexer, with the R4 definitions, the search plans and any custom
 SearchParameter the database holds — so a record is staged in a worker exactly as it would be in
 the server. Workers run pure staging code only; they never touch the parent's connections.
-
-Staged records cross back as plain tuples (`from_worker` rebuilds them): unpickling frozen
-dataclasses field by field cost the parent twice as much.
 """
 
 from __future__ import annotations
@@ -18,27 +15,17 @@ from typing import Any
 
 from fhir_server.importer.sources import Record
 from fhir_server.importer.staging import StagedRecord, Stager
-from fhir_server.services.write_ops import Staged
 
-__all__ = ["stage_in_worker", "from_worker", "staging_pool"]
+__all__ = ["stage_in_worker", "staging_pool"]
 
 _stager: Stager | None = None
 
 
 def stage_in_worker(kind: str, raw: list[tuple[int, int, bytes]], urls: dict[str, str] | None,
-                    pks: list[int] | None = None) -> list[tuple[Any, ...]]:
+                    pks: list[int] | None = None) -> list[StagedRecord]:
     if _stager is None:
         raise RuntimeError("staging_pool() sets the stager up before the workers fork")
-    staged = _stager.stage(kind, [Record(*item) for item in raw], urls, keep_dicts=False, pks=pks)
-    return [(record.number, record.end, record.res_type, None if record.staged is None else (
-        record.staged.res_id, record.staged.version_id, record.staged.last_updated, record.staged.body,
-        record.staged.index), record.put, record.outcome, record.pk, record.index_rows) for record in staged]
-
-
-def from_worker(rows: list[tuple[Any, ...]]) -> list[StagedRecord]:
-    """The records `stage_in_worker` sent, as they were staged."""
-    return [StagedRecord(number, end, res_type, None if staged is None else Staged(*staged), put, outcome, pk, index)
-            for number, end, res_type, staged, put, outcome, pk, index in rows]
+    return _stager.stage(kind, [Record(*item) for item in raw], urls, keep_dicts=False, pks=pks)
 
 
 def staging_pool(workers: int, stager: Stager) -> ProcessPoolExecutor | None:

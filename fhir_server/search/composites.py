@@ -17,7 +17,7 @@ from typing import Any
 
 from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
 from fhir_server.search.indexers import IndexOnce
-from fhir_server.search.paths import Typed, compile_path, compile_relative, leading_keys
+from fhir_server.search.paths import PathFunction, Typed, compile_path, compile_relative, leading_keys
 from fhir_server.search.registry import SearchParam, SearchRegistry, split_union
 
 __all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code"]
@@ -74,18 +74,10 @@ def _needs(resource_type: str, expression: str,
 
 def _component_keys(resource_type: str, expression: str) -> frozenset[str] | None:
     """The keys of the resource a component of the resource itself reads (empty: a component that
-    never has a value, its paths not being ones `_component` compiles); None when not known."""
+    never has a value, none of its paths compiling); None when not known."""
     keys: set[str] = set()
-    for part in split_union(expression):
-        if part.startswith(_RESOURCE):
-            rooted = f"{resource_type}.{part[len(_RESOURCE):]}"
-            if compile_path(resource_type, rooted) is None:
-                continue
-            found = leading_keys(resource_type, rooted)
-        else:
-            if compile_relative(resource_type, part) is None:
-                continue
-            found = leading_keys(resource_type, part, rooted=False)
+    for rooted, path, _ in _component_parts(resource_type, resource_type, expression):
+        found = leading_keys(resource_type, path, rooted=rooted)
         if found is None:
             return None
         keys |= found
@@ -96,19 +88,26 @@ def _possible(needs: tuple[tuple[frozenset[str], ...], ...], resource: dict[str,
     return any(all(not keys.isdisjoint(resource) for keys in alternative) for alternative in needs)
 
 
+def _component_parts(resource_type: str, owner: str,
+                     expression: str) -> Iterator[tuple[bool, str, PathFunction]]:
+    """The union parts of a component that compile: (rooted at the resource, the path, its walker).
+    `%resource.x` parts read the resource, the others the element (of type `owner`)."""
+    for part in split_union(expression):
+        if part.startswith(_RESOURCE):
+            rooted = f"{resource_type}.{part[len(_RESOURCE):]}"
+            if (path := compile_path(resource_type, rooted)) is not None:
+                yield True, rooted, path
+        elif (relative := compile_relative(owner, part)) is not None:
+            yield False, part, relative
+
+
 @lru_cache(maxsize=4096)
 def _component(resource_type: str, owner: str, expression: str) -> Component | None:
     """A function of (element, resource) giving the component's values; None if it cannot be compiled."""
-    parts: list[Component] = []
-    for part in split_union(expression):
-        if part.startswith(_RESOURCE):
-            path = compile_path(resource_type, f"{resource_type}.{part[len(_RESOURCE):]}")
-            if path is not None:
-                parts.append(lambda element, resource, path=path: path(resource))
-            continue
-        relative = compile_relative(owner, part)
-        if relative is not None:
-            parts.append(lambda element, resource, relative=relative: relative(element))
+    parts: list[Component] = [
+        (lambda element, resource, walk=walk: walk(resource)) if rooted else
+        (lambda element, resource, walk=walk: walk(element))
+        for rooted, _, walk in _component_parts(resource_type, owner, expression)]
     if not parts:
         return None
     return lambda element, resource: [value for part in parts for value in part(element, resource)]

@@ -100,16 +100,14 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
         if not values:
             continue
         found = index(step.kind, values)
-        if len(found) == 1:  # most parameters: nothing to deduplicate
-            kind, suffix, columns = found[0]
-            rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
-            continue
-        seen: set[tuple[Any, ...]] = set()
+        seen: set[tuple[Any, ...]] | None = set() if len(found) > 1 else None  # one row: nothing to deduplicate
         for kind, suffix, columns in found:
-            key = (kind, suffix, *columns.values())
-            if key not in seen:
+            if seen is not None:
+                key = (kind, suffix, *columns.values())
+                if key in seen:
+                    continue
                 seen.add(key)
-                rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
+            rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
     for composite in plan.composites:
         seen = set()
         for kind, code, columns in composite_rows(composite, resource, index):

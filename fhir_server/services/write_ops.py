@@ -23,7 +23,7 @@ from fhir_server.storage.batch import IndexRows
 from fhir_server.storage.instants import now_micros
 from resources import fhir_json
 
-__all__ = ["Prepared", "Staged", "Create", "Put", "Patch", "Remove", "WriteOp", "BatchWriteError", "prepare", "stage"]
+__all__ = ["Prepared", "Staged", "by_constructor", "Create", "Put", "Patch", "Remove", "WriteOp", "BatchWriteError", "prepare", "stage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,20 @@ class Staged:
 
     def resource(self) -> dict[str, Any]:
         return self.stamped if self.stamped is not None else fhir_json.loads(self.body)
+
+    @property
+    def stored(self) -> dict[str, Any] | bytes:
+        """The stamped dict when at hand, else the bytes (`Change.stored`: parsed only if read)."""
+        return self.stamped if self.stamped is not None else self.body
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return by_constructor(self)
+
+
+def by_constructor(value: Any) -> tuple[Any, ...]:
+    """`__reduce__` of a slotted dataclass: pickled as its constructor's arguments. Import workers send
+    thousands of staged records; the default rebuilt them field by field, at twice the cost."""
+    return type(value), tuple(getattr(value, name) for name in value.__slots__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ render per dialect when compiled:
   case-sensitive on PostgreSQL, so it is used only on normalised (lower-case) columns, where both
   agree; case-sensitive prefixes (URIs) compare `substr()` instead, identical on both.
 - `word_prefixes(column, words)`: every word starts a word of a space-separated word list. PostgreSQL
-  asks the GIN index of the list as a tsvector (`db.tables.WORDS_VECTOR`) with a prefix tsquery;
+  asks the GIN index of the list as a tsvector (`db.tables.words_vector`) with a prefix tsquery;
   SQLite tests `LIKE '% word%'` on the list with a space before it.
 - `tested_once(condition)`: keeps PostgreSQL from turning the `IN (subquery)` tests inside into
   joins (see its doc); SQLite plans them as they are.
@@ -25,6 +25,8 @@ from sqlalchemy import Boolean, String, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
+
+from fhir_server.db.tables import words_vector
 
 __all__ = ["binary", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like", "text_literal",
            "word_prefixes"]
@@ -128,6 +130,5 @@ def _word_prefixes_default(element: word_prefixes, compiler: Any, **kw: Any) -> 
 @compiles(word_prefixes, "postgresql")
 def _word_prefixes_postgresql(element: word_prefixes, compiler: Any, **kw: Any) -> str:
     column, query, *_ = element.clauses.clauses
-    # the same expression as the index's, so the planner can use it; the query is bound as text
-    vector = f"array_to_tsvector(string_to_array({compiler.process(column, **kw)}, ' '))"
-    return f"{vector} @@ CAST({compiler.process(query, **kw)} AS tsquery)"
+    # the index's own expression, so the planner can use it; the query is bound as text
+    return f"{compiler.process(words_vector(column), **kw)} @@ CAST({compiler.process(query, **kw)} AS tsquery)"
