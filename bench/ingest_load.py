@@ -231,6 +231,7 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
         "first_10pct_per_second": round(0.1 * total / first, 1),
         "last_10pct_per_second": round((total - next(n for t, n in points if n >= 0.9 * total)) / (points[-1][0] - ninety), 1)
         if points[-1][0] > ninety else None,
+        "deciles_per_second": _deciles(points, total),
         "peak_rss_mb": round(peak_own / 2**20, 1),
         "peak_pss_with_workers_mb": round(peak_tree / 2**20, 1),
         # milliseconds of CPU per resource (the importer's include its start, a few seconds)
@@ -238,6 +239,16 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
         "database_cpu_ms_per_resource": round(1000 * sum(backends.values()) / total, 3) if backends else None,
         "summary": out.decode().strip().splitlines()[0],
     }
+
+
+def _deciles(points: list[tuple[float, ...]], total: float) -> list[float]:
+    """The import's rate over each tenth of the resources, in order: where it slows, not just whether."""
+    rates, start = [], (0.0, 0.0)
+    for tenth in range(1, 11):
+        end = next((t, n) for t, n in points if n >= tenth * total / 10)
+        rates.append(round((end[1] - start[1]) / (end[0] - start[0]), 1) if end[0] > start[0] else 0.0)
+        start = end
+    return rates
 
 
 async def shared_buffers(url: str) -> str:

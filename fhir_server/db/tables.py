@@ -51,16 +51,15 @@ resources = Table(
     Column("deleted", Boolean, nullable=False),
     # the current version's JSON, AES-256-GCM sealed; NULL once deleted
     Column("body", LargeBinary, nullable=True),
-    UniqueConstraint("res_type", "res_id"),
+    # type + id -> pk without reading the row (chains, `_has`, the importer's "which exist"); INCLUDE
+    # on PostgreSQL only, SQLite's index leads to the row by rowid (migration 0015)
+    UniqueConstraint("res_type", "res_id", postgresql_include=["pk", "deleted"]),
     Index(None, "res_type", "last_updated"),
     # the live resources of a type in pk order without touching the bodies (index-only on PostgreSQL):
     # first pages, counts and `pk IN (...)` joins of searches
     Index("ix_resources_res_type_pk", "res_type", "pk", postgresql_include=["deleted", "res_id"]),
     # the few deleted resources of a type, which a count taken from index rows subtracts
     Index("ix_resources_deleted", "res_type", "pk", postgresql_where=text("deleted"), sqlite_where=text("deleted")),
-    # type + id -> pk without reading the row (chains, `_has`); SQLite's unique index serves already
-    Index("ix_resources_res_type_res_id_pk", "res_type", "res_id", postgresql_include=["pk", "deleted"]).ddl_if(
-        dialect="postgresql"),
 )
 
 resource_versions = Table(
@@ -77,7 +76,8 @@ resource_versions = Table(
     # the interaction that wrote this version: POST, PUT, PATCH or DELETE (history entry.request.method)
     Column("method", String(8), nullable=False),
     Column("body", LargeBinary, nullable=True),
-    UniqueConstraint("res_type", "res_id", "version_id"),
+    # the pk first, not the random id: new resources' versions append at the index's end (migration 0016)
+    UniqueConstraint("resource_pk", "version_id"),
     Index(None, "last_updated"),
     Index(None, "res_type", "last_updated"),
 )

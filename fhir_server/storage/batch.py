@@ -23,7 +23,7 @@ import asyncpg
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 from fhir_server.storage.copy_binary import column_type
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite
-from fhir_server.storage.repository import CurrentRow, ResourceStore, Tx, VersionRow
+from fhir_server.storage.repository import VERSION_BY_ID, CurrentRow, ResourceStore, Tx, VersionRow
 
 __all__ = ["NewVersion", "BatchStore", "index_tuples"]
 
@@ -159,9 +159,6 @@ _SQLITE_CLEAR_INDEX = {kind: f"DELETE FROM {t.name} WHERE resource_pk = $1" for 
 _SQLITE_INSERT_INDEX = {kind: _sqlite_insert(t.name, ("resource_pk", "res_type", *_INDEX_COLUMNS[kind]))
                         for kind, t in SEARCH_INDEX_TABLES.items()}
 
-_VERSION_IN_TX = ("SELECT pk, resource_pk, last_updated, deleted, method, body FROM resource_versions "
-                  "WHERE res_type = $1 AND res_id = $2 AND version_id = $3")
-
 
 class BatchStore:
     """Batched reads and writes of the resource store inside the caller's transaction."""
@@ -204,7 +201,7 @@ class BatchStore:
 
     async def version(self, tx: Tx, res_type: str, res_id: str, version_id: int) -> VersionRow | None:
         """One version, read inside the caller's transaction (so it sees the transaction's own writes)."""
-        row = await tx.db.fetchrow(_VERSION_IN_TX, res_type, res_id, version_id)
+        row = await tx.db.fetchrow(VERSION_BY_ID, res_type, res_id, version_id)
         if row is None:
             return None
         pk, resource_pk, last_updated, deleted, method, body = row

@@ -24,7 +24,7 @@ from fhir_server.db.tables import SEARCH_INDEX_TABLES, resource_versions, resour
 from fhir_server.storage.crypto import Keyring, associated_data
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite, Driver, compile_for, driver_for
 
-__all__ = ["ResourceStore", "Tx", "CurrentRow", "VersionRow", "HistoryQuery", "ConcurrentWrite"]
+__all__ = ["ResourceStore", "Tx", "CurrentRow", "VersionRow", "HistoryQuery", "ConcurrentWrite", "VERSION_BY_ID"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +120,10 @@ _BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto"
 _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 SQLITE_BUSY_SECONDS = 30  # the engine's `PRAGMA busy_timeout`
 _CURRENT = "SELECT pk, version_id, last_updated, deleted, body FROM resources WHERE res_type = $1 AND res_id = $2"
-_VERSION = ("SELECT pk, resource_pk, last_updated, deleted, method, body FROM resource_versions "
-            "WHERE res_type = $1 AND res_id = $2 AND version_id = $3")
+# one version of a resource: through its pk, which leads the versions' unique key (migration 0016)
+VERSION_BY_ID = ("SELECT v.pk, v.resource_pk, v.last_updated, v.deleted, v.method, v.body "
+                 "FROM resources AS r JOIN resource_versions AS v ON v.resource_pk = r.pk "
+                 "WHERE r.res_type = $1 AND r.res_id = $2 AND v.version_id = $3")
 _INSERT_RESOURCE = ("INSERT INTO resources (res_type, res_id, version_id, last_updated, deleted, body) "
                     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk")
 _INSERT_VERSION = ("INSERT INTO resource_versions (resource_pk, res_type, res_id, version_id, last_updated, deleted, "
@@ -276,7 +278,7 @@ class ResourceStore:
 
     async def version(self, res_type: str, res_id: str, version_id: int) -> VersionRow | None:
         async with self.single() as db:
-            row = await db.fetchrow(_VERSION, res_type, res_id, version_id)
+            row = await db.fetchrow(VERSION_BY_ID, res_type, res_id, version_id)
         if row is None:
             return None
         pk, resource_pk, last_updated, deleted, method, body = row
@@ -288,8 +290,9 @@ class ResourceStore:
         stmt = select(v)
         if query.res_type is not None:
             stmt = stmt.where(v.c.res_type == query.res_type)
-        if query.res_id is not None:
-            stmt = stmt.where(v.c.res_id == query.res_id)
+        if query.res_id is not None:  # an instance's versions: by its pk, which leads their unique key
+            pk = select(resources.c.pk).where(resources.c.res_type == query.res_type, resources.c.res_id == query.res_id)
+            stmt = stmt.where(v.c.resource_pk == pk.scalar_subquery())
         if query.since is not None:
             stmt = stmt.where(v.c.last_updated >= query.since)
         if query.at is not None:

@@ -93,8 +93,7 @@ def _version_conditions(scan: VersionScan, after_lu: Any, after_pk: Any) -> list
     v = resource_versions
     following = resource_versions.alias("following")
     superseded = exists().where(
-        following.c.res_type == v.c.res_type,
-        following.c.res_id == v.c.res_id,
+        following.c.resource_pk == v.c.resource_pk,
         following.c.version_id == v.c.version_id + 1,
         following.c.last_updated <= scan.at,
     )
