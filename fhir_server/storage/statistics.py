@@ -14,17 +14,25 @@ keeper applies autovacuum's own rules to the server's tables: a table with more 
 its last analysis is analyzed. It looks every `interval` seconds (FHIR_DATABASE_ANALYZE_SECONDS);
 the processes of one database take turns through an advisory lock. Where autovacuum is on, the
 keeper leaves the tables to it.
+
+Upkeep takes at most a tenth of one connection's time: after a round that took t seconds the keeper
+looks again no sooner than 9t later. Under a steady stream of writes every table is due at every
+look, and ANALYZE samples up to 75,000 rows per table whatever its size, so at a million resources a
+round takes seconds; looking every 30 s regardless, the keeper took a fifth of the database's CPU time
+during a bulk import (0.293 against 0.230 ms per resource without it). The small tables of a new
+database are analyzed in milliseconds, so their statistics still follow within `interval`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from fhir_server.background import stop
 
-__all__ = ["StatisticsKeeper", "due_tables", "maintain"]
+__all__ = ["StatisticsKeeper", "due_tables", "maintain", "pause"]
 
 log = logging.getLogger("fhir_server.statistics")
 
@@ -39,6 +47,7 @@ _DUE = (
 )
 _AUTOVACUUM_ON = "SELECT current_setting('autovacuum') = 'on'"
 _LOCK_KEY = 0x5F535441545300  # the keeper's advisory lock, one per database
+_REST = 9  # seconds of rest per second of upkeep: at most a tenth of the keeper's connection's time
 _TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 _UNLOCK = "SELECT pg_advisory_unlock($1)"
 
@@ -64,6 +73,11 @@ async def maintain(conn: Any) -> dict[str, str]:
         await conn.fetchval(_UNLOCK, _LOCK_KEY)
 
 
+def pause(interval: float, took: float) -> float:
+    """Seconds until the next look, after a round of upkeep that took `took` seconds."""
+    return max(interval, _REST * took)
+
+
 class StatisticsKeeper:
     """Runs `maintain` every `interval` seconds on a connection of `pool` (an asyncpg pool) until `close`,
     when the cluster's autovacuum is off."""
@@ -83,8 +97,9 @@ class StatisticsKeeper:
 
     async def _run(self) -> None:
         autovacuum: bool | None = None  # asked at the first look, not at start-up
+        took = 0.0
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(pause(self.interval, took))
             try:
                 async with self.pool.acquire() as conn:
                     if autovacuum is None:
@@ -93,7 +108,9 @@ class StatisticsKeeper:
                             return  # the cluster's autovacuum does it
                         log.info("autovacuum is off in this PostgreSQL cluster: the server vacuums and "
                                  "analyzes its tables itself")
+                    started = time.monotonic()
                     done = await maintain(conn)
+                    took = time.monotonic() - started
                 if done:
                     log.info("table upkeep: %s", ", ".join(f"{action} {table}" for table, action in done.items()))
             except Exception as exc:  # the database is away for a moment: the next look catches up

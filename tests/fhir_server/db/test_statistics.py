@@ -14,7 +14,7 @@ from alembic import command
 
 from fhir_server.config import Settings
 from fhir_server.db import migrate
-from fhir_server.storage.statistics import _LOCK_KEY, StatisticsKeeper, due_tables, maintain
+from fhir_server.storage.statistics import _LOCK_KEY, StatisticsKeeper, due_tables, maintain, pause
 
 
 @pytest.fixture
@@ -148,3 +148,12 @@ def test_the_token_and_reference_statistics_sample_250_targets(postgres_url):
     finally:
         migrate.upgrade(url)
     assert statistics_targets(postgres_url) == {"st_search_token": 250, "st_search_reference": 250}
+
+
+def test_upkeep_rests_nine_times_as_long_as_its_last_round_took():
+    """A round of a few seconds (a million-resource database under a bulk load) spaces the next look
+    beyond `interval`; rounds of milliseconds (a new database) leave it at `interval`."""
+    assert pause(30.0, 0.004) == 30.0
+    assert pause(30.0, 0.0) == 30.0
+    assert pause(30.0, 6.0) == 54.0
+    assert pause(0.05, 0.1) == pytest.approx(0.9)
