@@ -217,7 +217,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     validator, indexer = build_validator(with_models=settings.validation_r4b_models), build_indexer(registry)
     warm_up(validator, indexer)
     access = build_access(store, indexer, audit=None, linkage_cache_seconds=settings.auth_linkage_cache_seconds,
-                          server_name=SOFTWARE_NAME)
+                          server_name=SOFTWARE_NAME, row_codes=registry.row_codes)
     resources = ResourceService(store=store, validator=validator, indexer=indexer, matcher=build_matcher(registry),
                                 access=access)
     jobs = JobQueue(store)

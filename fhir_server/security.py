@@ -16,7 +16,7 @@ import orjson
 
 from fhir_server.auth.linkage import TraineeLinks, search_linked_patients
 from fhir_server.auth.models import Account
-from fhir_server.auth.policy import AccessPolicy
+from fhir_server.auth.policy import AccessPolicy, RowCodesOf, definition_row_codes
 from fhir_server.auth.ports import Choice, EncounterPicker, PatientPicker, SupervisedPatients
 from fhir_server.auth.repositories import accounts as account_rows
 from fhir_server.context import Principal, RequestContext
@@ -39,7 +39,8 @@ async def _not_attached(practitioner: str) -> frozenset[str]:
 
 
 def build_access(store: ResourceStore, indexer: Indexer, *, audit: AuditLog | None,
-                 linkage_cache_seconds: float = 30, server_name: str = "fhir-server") -> AccessGuard:
+                 linkage_cache_seconds: float = 30, server_name: str = "fhir-server",
+                 row_codes: RowCodesOf = definition_row_codes) -> AccessGuard:
     """The guard every service asks. The trainees' linkage searches through the search service,
     which is built with this guard: `attach_search` completes it."""
 
@@ -49,7 +50,8 @@ def build_access(store: ResourceStore, indexer: Indexer, *, audit: AuditLog | No
         return account.supervisor if account is not None else None
 
     links = TraineeLinks(_not_attached, supervisor_of, cache_seconds=linkage_cache_seconds)
-    return AccessGuard(AccessPolicy(index_rows=indexer, linked_patients=links), audit, server_name=server_name)
+    return AccessGuard(AccessPolicy(index_rows=indexer, linked_patients=links, row_codes=row_codes), audit,
+                       server_name=server_name)
 
 
 def attach_search(guard: AccessGuard, search: SearchService) -> None:

@@ -46,13 +46,23 @@ from fhir_server.errors import Forbidden
 from fhir_server.search.normalize import normalize
 
 __all__ = [
-    "AccessPolicy", "SearchFilter", "LinkedPatients", "IndexRowsOf", "check_interaction", "READ_OPERATIONS",
+    "AccessPolicy", "SearchFilter", "LinkedPatients", "IndexRowsOf", "RowCodesOf", "definition_row_codes", "check_interaction", "READ_OPERATIONS",
     "ANALYTICS_OPERATIONS", "WRITE_PERMISSIONS",
 ]
 
 Criteria = tuple[tuple[str, str], ...]
 LinkedPatients = Callable[[Principal], Awaitable[frozenset[str]]]
 IndexRowsOf = Callable[[dict[str, Any]], Mapping[str, Sequence[Mapping[str, Any]]]]
+# (resource type, parameter code) -> the codes its index rows are written under (`SearchParam.row_codes`)
+RowCodesOf = Callable[[str, str], tuple[str, ...]]
+
+
+@lru_cache(maxsize=512)
+def definition_row_codes(res_type: str, code: str) -> tuple[str, ...]:
+    """`RowCodesOf` by the official R4 parameters: combo-code's rows are those of code and component-code."""
+    from fhir_server.wiring import search_registry  # the search engine, not loaded for the policy alone
+
+    return search_registry().row_codes(res_type, code)
 
 WRITE_PERMISSIONS = frozenset("cud")
 # operations that only read: they need `r` on an instance, `s` on a type or the system
@@ -154,9 +164,11 @@ class AccessPolicy:
     """The policy with what it needs injected: the indexer (search index rows of a resource, to tell
     compartments and granular scopes) and the trainees' linked patients."""
 
-    def __init__(self, *, index_rows: IndexRowsOf, linked_patients: LinkedPatients | None = None) -> None:
+    def __init__(self, *, index_rows: IndexRowsOf, linked_patients: LinkedPatients | None = None,
+                 row_codes: RowCodesOf = definition_row_codes) -> None:
         self.index_rows = index_rows
         self.linked_patients = linked_patients
+        self.row_codes = row_codes
 
     check_interaction = staticmethod(check_interaction)
 
@@ -251,7 +263,8 @@ class AccessPolicy:
                 rows = self.index_rows(dict(resource))
             if patients is not None and not _belongs(resource, rows or {}, patients, permission):
                 continue
-            if grant.query and not all(_meets(rows or {}, param, value) for param, value in grant.query):
+            if grant.query and not all(_meets(rows or {}, self.row_codes(res_type, param), value)
+                                       for param, value in grant.query):
                 continue
             return
         label = f"{res_type}/{resource.get('id')}" if resource.get("id") else f"this {res_type}"
@@ -306,15 +319,16 @@ def _belongs(resource: Mapping[str, Any], rows: Mapping[str, Sequence[Mapping[st
     return any(ref in patients for ref in _patient_refs(rows, params))
 
 
-def _meets(rows: Mapping[str, Sequence[Mapping[str, Any]]], param: str, value: str) -> bool:
-    """Whether the resource's index rows meet one granular-scope criterion (token, reference, string and
-    uri parameters; modifiers and other kinds are not met, so such scopes fail closed)."""
-    if ":" in param:
+def _meets(rows: Mapping[str, Sequence[Mapping[str, Any]]], params: tuple[str, ...], value: str) -> bool:
+    """Whether the resource's index rows of `params` (a criterion's parameter, or those it is the union
+    of) meet one granular-scope criterion (token, reference, string and uri parameters; modifiers and
+    other kinds are not met, so such scopes fail closed)."""
+    if any(":" in param for param in params):
         return False
     for wanted in value.split(","):
         for kind, kind_rows in rows.items():
             for row in kind_rows:
-                if row.get("param") == param and _row_matches(kind, row, wanted):
+                if row.get("param") in params and _row_matches(kind, row, wanted):
                     return True
     return False
 

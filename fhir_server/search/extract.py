@@ -60,9 +60,9 @@ def _build_plan(registry: SearchRegistry, resource_type: str) -> _Plan:
     composites: list[CompositePlan] = []
     params = registry.params_for(resource_type)
     for code, param in sorted(params.items()):
+        if param.union_of:
+            continue  # searched through the parameters it is the union of
         if param.type == "composite":
-            if param.union_of:
-                continue  # searched through the composites it is the union of
             if (composite := compile_composite(registry, param)) is not None:
                 composites.append(composite)
             continue

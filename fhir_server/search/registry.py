@@ -19,6 +19,9 @@ __all__ = ["SearchParam", "Component", "SearchRegistry", "PARAM_TYPES", "split_u
 
 PARAM_TYPES = frozenset({"number", "date", "string", "token", "reference", "composite", "quantity", "uri", "special"})
 
+# the parameter types one parameter may be the union of others of (`SearchParam.union_of`)
+_UNITED_TYPES = frozenset({"number", "date", "string", "token", "composite", "quantity", "uri"})
+
 # Types that derive from Resource but not DomainResource.
 _NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
 
@@ -42,10 +45,16 @@ class SearchParam:
     url: str
     targets: tuple[str, ...] = ()
     components: tuple[Component, ...] = ()
-    # a composite whose elements are exactly those of others with the same components (`Observation |
-    # Observation.component` of combo-code-value-quantity: code-value-quantity and
-    # component-code-value-quantity): it has no index rows of its own, its searches ask those
+    # a parameter whose elements are exactly those of others of its type (combo-code, `Observation.code
+    # | Observation.component.code`: code and component-code), composites with the same components
+    # (combo-code-value-quantity: code-value-quantity and component-code-value-quantity): it has no
+    # index rows of its own, its searches and sorts ask those
     union_of: tuple[SearchParam, ...] = ()
+
+    @property
+    def row_codes(self) -> tuple[str, ...]:
+        """The parameter codes its index rows are written under: its own, or those of its union."""
+        return tuple(source.code for source in self.union_of) if self.union_of else (self.code,)
 
     @property
     def on_resource_table(self) -> bool:
@@ -197,6 +206,12 @@ class SearchRegistry:
     def get(self, resource_type: str, code: str) -> SearchParam | None:
         return self._view(resource_type).get(code)
 
+    def row_codes(self, resource_type: str, code: str) -> tuple[str, ...]:
+        """The codes the index rows of `resource_type`'s parameter `code` are written under: its own,
+        or those of the parameters it is the union of."""
+        param = self.get(resource_type, code)
+        return param.row_codes if param is not None else (code,)
+
     def params_for(self, resource_type: str) -> Mapping[str, SearchParam]:
         """Every parameter of the type, by code."""
         return self._view(resource_type)
@@ -214,18 +229,21 @@ class SearchRegistry:
         return view
 
     def _union_sources(self, param: SearchParam, params: Mapping[str, SearchParam]) -> tuple[SearchParam, ...]:
-        """The other composites of the type whose element expressions together are exactly `param`'s,
-        each with the same components (types and expressions); () when there are none."""
-        if param.type != "composite" or param.expression is None:
+        """The other parameters of the type and of `param`'s type whose expressions together are exactly
+        `param`'s (composites: each with the same components, types and expressions); () when there are
+        none. References are left out: the patient compartment is told from their own rows."""
+        if param.type not in _UNITED_TYPES or param.expression is None or param.on_resource_table:
             return ()
         parts = _part_set(param.expression)
-        shape = self._shape(param)
+        shape = self._shape(param) if param.type == "composite" else ()
         if len(parts) < 2 or shape is None:
             return ()
         candidates = sorted(
-            (other for other in params.values() if other is not param and other.type == "composite"
-             and other.expression is not None and _part_set(other.expression) < parts
-             and self._shape(other) == shape and not self._union_sources(other, params)),
+            (other for other in params.values() if other is not param and other.type == param.type
+             and other.expression is not None and not other.on_resource_table
+             and _part_set(other.expression) < parts
+             and (self._shape(other) if param.type == "composite" else ()) == shape
+             and not self._union_sources(other, params)),
             key=lambda other: (-len(_part_set(other.expression or "")), other.code))
         chosen: list[SearchParam] = []
         covered: frozenset[str] = frozenset()

@@ -56,6 +56,9 @@ from fhir_server.search.sql.index import has_rows, pk_bound
 __all__ = ["compile_query", "compile_total", "compile_chain_probe", "compile_has_probe", "criterion",
            "chain_rows"]
 
+# modifiers whose matches are the resources without a matching row
+_NEGATIONS = frozenset({"not", "not-in"})
+
 _BUILDERS = {
     "string": strings.build,
     "token": tokens.build,
@@ -75,9 +78,11 @@ def _predicate(predicate: Predicate, resource: FromClause, now: int | None) -> C
     if param.code == "_list":
         return specials.build_list(predicate, resource)
     if param.union_of:
-        # one match among the parameters it is the union of; `:missing=true` is missing from each
+        # one match among the parameters it is the union of; a negation (`:not`, `:not-in`,
+        # `:missing=true`) holds of the union when it holds of each
         each = [_predicate(replace(predicate, param=source), resource, now) for source in param.union_of]
-        return and_(*each) if predicate.modifier == "missing" and predicate.values[0] is True else or_(*each)
+        negated = predicate.modifier in _NEGATIONS or predicate.modifier == "missing" and predicate.values[0] is True
+        return and_(*each) if negated else or_(*each)
     if param.type == "composite":
         return composites.build(predicate, resource, now)
     if predicate.modifier == "missing":

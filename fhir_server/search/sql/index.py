@@ -20,7 +20,7 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 
-__all__ = ["Condition", "index_rows", "matches_any", "absent", "has_rows", "pk_bound", "bounded"]
+__all__ = ["Condition", "index_rows", "matches_any", "absent", "has_rows", "pk_bound", "bounded", "param_is"]
 
 Condition = Callable[[NamedFromClause], ColumnElement[bool]]
 
@@ -71,15 +71,23 @@ def _bounded_rows(kind: str, res_type: str, param: str, conditions: Sequence[Con
 _ABSENT = {kind: table.alias(f"absent_{kind}") for kind, table in SEARCH_INDEX_TABLES.items()}
 
 
-def absent(pk: ColumnElement[int], kind: str, res_type: str, param: str,
+def param_is(column: ColumnElement[str], param: str | tuple[str, ...]) -> ColumnElement[bool]:
+    """An index row's `param` column is `param`, or one of them (a union's, `SearchParam.row_codes`)."""
+    if isinstance(param, str):
+        return column == param
+    return column == param[0] if len(param) == 1 else column.in_(param)
+
+
+def absent(pk: ColumnElement[int], kind: str, res_type: str, param: str | tuple[str, ...],
            conditions: Sequence[Condition] = ()) -> ColumnElement[bool]:
-    """The resource whose pk is `pk` has no `kind` row of `res_type.param` meeting any of `conditions`.
+    """The resource whose pk is `pk` has no `kind` row of `res_type.param` (or of any of `param`)
+    meeting any of `conditions`.
 
     NOT EXISTS over the resource's own rows, correlated on its pk: `pk NOT IN (rows)` cannot become
     an anti-join, so PostgreSQL hashed every row of the parameter for it, and ran the subquery once
     per resource where they outgrew `work_mem`."""
     table = _ABSENT[kind]
-    rows = select(table.c.resource_pk).where(table.c.resource_pk == pk, table.c.param == param)
+    rows = select(table.c.resource_pk).where(table.c.resource_pk == pk, param_is(table.c.param, param))
     if res_type:
         rows = rows.where(table.c.res_type == res_type)
     if conditions:

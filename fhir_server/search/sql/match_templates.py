@@ -70,13 +70,14 @@ class Template:
 
 
 def token_predicates(query: ParsedQuery) -> list[Predicate] | None:
-    """The query's criteria when they are all token predicates without modifier on index rows, else None."""
+    """The query's criteria when they are all token predicates without modifier on rows of their own
+    (not a union's), else None."""
     if query.types is not None or query.result != _NO_RESULT_PARAMS or not query.criteria:
         return None
     predicates = []
     for node in query.criteria:
         if not (isinstance(node, Predicate) and node.modifier is None and node.param.type == "token"
-                and not node.param.on_resource_table
+                and not node.param.on_resource_table and not node.param.union_of
                 and all(isinstance(value, TokenValue) for value in node.values)):
             return None
         predicates.append(node)

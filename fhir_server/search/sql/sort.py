@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, and_, func, literal, o
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 from fhir_server.search.query import SortKey
 from fhir_server.search.sql.dialect import binary
-from fhir_server.search.sql.index import absent
+from fhir_server.search.sql.index import absent, param_is
 
 __all__ = ["sort_expression", "is_text_key", "keyed_rows", "unkeyed_rows", "INDEXED_SORT_TYPES"]
 
@@ -50,7 +50,7 @@ def sort_expression(key: SortKey, resource: FromClause) -> ColumnElement[Any]:
     if param.type in _TEXT_TYPES:
         column = binary(column)
     aggregate = func.max(column) if key.descending else func.min(column)
-    statement = select(aggregate).where(table.c.resource_pk == resource.c.pk, table.c.param == param.code)
+    statement = select(aggregate).where(table.c.resource_pk == resource.c.pk, param_is(table.c.param, param.row_codes))
     if param.resource_type:
         statement = statement.where(table.c.res_type == param.resource_type)
     return statement.scalar_subquery()
@@ -79,11 +79,12 @@ def keyed_rows(key: SortKey, matches: Select[Any], after: tuple[Any, int] | None
     # NOT EXISTS rather than `pk = (SELECT ...)`, which the planner takes for a rare condition
     better = best_column > column if key.descending else best_column < column
     outranked = select(best.c.pk).where(
-        best.c.resource_pk == table.c.resource_pk, best.c.param == param.code, best_column.is_not(None),
+        best.c.resource_pk == table.c.resource_pk, param_is(best.c.param, param.row_codes), best_column.is_not(None),
         *([best.c.res_type == param.resource_type] if param.resource_type else []),
         or_(better, and_(best_column == column, best.c.pk < table.c.pk)))
     statement = select(table.c.resource_pk.label("pk"), column.label("k0")).where(
-        table.c.param == param.code, *([table.c.res_type == param.resource_type] if param.resource_type else []),
+        param_is(table.c.param, param.row_codes),
+        *([table.c.res_type == param.resource_type] if param.resource_type else []),
         column.is_not(None), table.c.resource_pk.in_(matches), ~outranked.exists())
     if after is not None:
         value, last_pk = after
@@ -101,7 +102,7 @@ def unkeyed_rows(key: SortKey, matches: Select[Any], after_pk: int | None) -> Se
     of one patient's `Observation?subject=x&_sort=-date`."""
     param = key.param
     pk = matches.selected_columns[0]
-    statement = matches.where(absent(pk, param.type, param.resource_type, param.code,
+    statement = matches.where(absent(pk, param.type, param.resource_type, param.row_codes,
                                      [lambda table: _key_column(table, key).is_not(None)]))
     if after_pk is not None:
         statement = statement.where(pk > after_pk)

@@ -186,3 +186,20 @@ async def test_one_sort_key_pages_through_values_then_the_missing_both_ways(clie
         bundle = await get(client, local(previous))
         back = [entry["resource"]["id"] for entry in bundle["entry"]] + back
     assert back == everything
+
+
+async def test_a_union_parameter_sorts_by_the_rows_of_the_parameters_it_unites(client: Any) -> None:
+    """combo-code has no rows of its own: a resource sorts by the smallest (largest, descending) of its
+    code and its components' codes; the blood pressures' components (8462-4) come before their panel code."""
+    await load(client)
+    for order, expected in (("combo-code", ["glu4", "glu1", "glu2", "glu3", "bp1", "bp2", "bp3"]),
+                            ("-combo-code", ["bp1", "bp2", "bp3", "glu1", "glu2", "glu3", "glu4"])):
+        seen: list[str] = []
+        bundle = await get(client, "/fhir/Observation", **{"combo-code": "85354-9,2345-7,2339-0"}, _sort=order,
+                           _count="3")
+        while True:
+            seen.extend(entry["resource"]["id"] for entry in bundle["entry"])
+            if (following := link(bundle, "next")) is None:
+                break
+            bundle = await get(client, local(following))
+        assert seen == expected, order

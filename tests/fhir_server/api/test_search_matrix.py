@@ -39,6 +39,18 @@ MATRIX: list[tuple[str, dict[str, str] | list[tuple[str, str]], set[str]]] = [
     ("Observation", {"value-concept": "http://snomed.info/sct|8517006"}, {"smoke"}),
     ("Observation", {"value-concept:text": "former"}, {"smoke"}),
     ("Observation", {"combo-code": "8480-6"}, {"bp1", "bp2", "bp3"}),
+    # unions (`SearchParam.union_of`): the rows of code and component-code, of value-quantity and
+    # component-value-quantity...; a negation holds of each
+    ("Observation", {"combo-code": "http://loinc.org|85354-9,2339-0"}, {"bp1", "bp2", "bp3", "glu4"}),
+    ("Observation", {"combo-code:not": "8462-4"}, OBSERVATIONS - {"bp1", "bp2", "bp3"}),
+    ("Observation", {"combo-code:not": "85354-9,2345-7"}, OBSERVATIONS - {"bp1", "bp2", "bp3", "glu1", "glu2", "glu3"}),
+    ("Observation", {"combo-code:missing": "true"}, set()),
+    ("Observation", {"combo-code:missing": "false"}, OBSERVATIONS),
+    ("Observation", {"combo-code:text": "glucose"}, {"glu1", "glu2", "glu3", "glu4", "urine"}),
+    ("Observation", {"combo-value-concept": "http://snomed.info/sct|8517006"}, {"smoke"}),
+    ("Observation", {"combo-value-concept:not": "8517006"}, OBSERVATIONS - {"smoke"}),
+    ("Observation", {"combo-value-concept:missing": "false"}, {"smoke"}),
+    ("Observation", {"combo-data-absent-reason:missing": "false"}, set()),
     ("Condition", {"code": "http://snomed.info/sct|44054006"}, {"cond1"}),
     ("Encounter", {"class": "AMB"}, {"enc1", "enc3"}),
     # date: every prefix, precisions, periods, instants with zones
@@ -83,6 +95,10 @@ MATRIX: list[tuple[str, dict[str, str] | list[tuple[str, str]], set[str]]] = [
     ("Observation", {"value-quantity": "110||mg/dL"}, {"glu4"}),
     ("Observation", {"component-value-quantity": f"gt140|{Q}|mm[Hg]"}, {"bp2"}),
     ("Observation", {"value-quantity:missing": "true"}, {"bp1", "bp2", "bp3", "smoke", "urine"}),
+    ("Observation", {"combo-value-quantity": f"gt140|{Q}|mm[Hg]"}, {"bp2"}),
+    ("Observation", {"combo-value-quantity": "gt100"}, {"hr2", "glu4", "cr2", "wt2", "glu2", "bp1", "bp2", "bp3"}),
+    ("Observation", {"combo-value-quantity": f"lt80|{Q}|mm[Hg],gt7|{Q}|mmol/L"}, {"bp3", "glu1"}),
+    ("Observation", {"combo-value-quantity:missing": "true"}, {"smoke", "urine"}),
     # composite: the components of one element together
     ("Observation", {"component-code-value-quantity": f"http://loinc.org|8480-6$gt140|{Q}|mm[Hg]"}, {"bp2"}),
     ("Observation", {"component-code-value-quantity": "8480-6$gt120"}, {"bp1", "bp2"}),

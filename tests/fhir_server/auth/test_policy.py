@@ -107,6 +107,18 @@ async def test_granular_scopes(policy):
         await policy.check_resource(doctor, "read", RESOURCES[("Observation", "o3")])
 
 
+async def test_a_granular_scope_on_a_union_parameter_reads_the_rows_it_unites(policy):
+    """combo-code has no index rows of its own: a resource meets `combo-code=x` when its code or one of
+    its components' codes is x."""
+    doctor = principal("doctor", "user/Observation.rs?combo-code=http://loinc.org|8480-6")
+    systolic = {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}
+    await policy.check_resource(doctor, "read", obs("p1", code=systolic))
+    await policy.check_resource(doctor, "read", obs("p1", component=[{"code": systolic, "valueString": "x"}]))
+    with pytest.raises(Forbidden):
+        await policy.check_resource(doctor, "read", obs("p1", code={"coding": [{"system": "http://loinc.org",
+                                                                                "code": "8462-4"}]}))
+
+
 async def test_trainee_sees_only_the_supervisors_patients(policy):
     trainee = principal("trainee", "user/*.cruds", subject="trainee1")
     found = await policy.compartment_filter(trainee, "Observation")
