@@ -222,16 +222,14 @@ def import_ndjson(env: dict[str, str], data: Path, workers: int | None, scratch:
         raise SystemExit(f"import failed:\n{out.decode()}\n{err.decode()[-3000:]}")
     points = [tuple(map(float, line.split())) for line in timeline.read_text().splitlines()]
     total = points[-1][1]
-    first = next(t for t, n in points if n >= 0.1 * total)
-    ninety = next(t for t, n in points if n >= 0.9 * total)
+    deciles = _deciles(points, total)
     return {
         "resources": int(total),
         "seconds": round(points[-1][0], 1),
         "per_second": round(total / points[-1][0], 1),
-        "first_10pct_per_second": round(0.1 * total / first, 1),
-        "last_10pct_per_second": round((total - next(n for t, n in points if n >= 0.9 * total)) / (points[-1][0] - ninety), 1)
-        if points[-1][0] > ninety else None,
-        "deciles_per_second": _deciles(points, total),
+        "first_10pct_per_second": deciles[0],
+        "last_10pct_per_second": deciles[-1] or None,  # None: the last tenth came in one timeline point
+        "deciles_per_second": deciles,
         "peak_rss_mb": round(peak_own / 2**20, 1),
         "peak_pss_with_workers_mb": round(peak_tree / 2**20, 1),
         # milliseconds of CPU per resource (the importer's include its start, a few seconds)

@@ -46,8 +46,8 @@ from fhir_server.errors import Forbidden
 from fhir_server.search.normalize import normalize
 
 __all__ = [
-    "AccessPolicy", "SearchFilter", "LinkedPatients", "IndexRowsOf", "RowCodesOf", "definition_row_codes", "check_interaction", "READ_OPERATIONS",
-    "ANALYTICS_OPERATIONS", "WRITE_PERMISSIONS",
+    "AccessPolicy", "SearchFilter", "LinkedPatients", "IndexRowsOf", "RowCodesOf", "definition_row_codes",
+    "check_interaction", "READ_OPERATIONS", "ANALYTICS_OPERATIONS", "WRITE_PERMISSIONS",
 ]
 
 Criteria = tuple[tuple[str, str], ...]

@@ -235,14 +235,14 @@ class SearchRegistry:
         if param.type not in _UNITED_TYPES or param.expression is None or param.on_resource_table:
             return ()
         parts = _part_set(param.expression)
-        shape = self._shape(param) if param.type == "composite" else ()
+        shape = self._shape(param)
         if len(parts) < 2 or shape is None:
             return ()
         candidates = sorted(
             (other for other in params.values() if other is not param and other.type == param.type
              and other.expression is not None and not other.on_resource_table
              and _part_set(other.expression) < parts
-             and (self._shape(other) if param.type == "composite" else ()) == shape
+             and self._shape(other) == shape
              and not self._union_sources(other, params)),
             key=lambda other: (-len(_part_set(other.expression or "")), other.code))
         chosen: list[SearchParam] = []
@@ -255,6 +255,9 @@ class SearchRegistry:
         return tuple(chosen) if covered == parts else ()
 
     def _shape(self, param: SearchParam) -> tuple[tuple[str, str], ...] | None:
+        """A composite's components as (type, expression); () for other types; None if a type is unknown."""
+        if param.type != "composite":
+            return ()
         types = self.component_types(param)
         if types is None:
             return None
