@@ -84,9 +84,11 @@ resource_versions = Table(
 
 
 def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...],
-                 include: dict[str, tuple[str, ...]] | None = None) -> Table:
+                 include: dict[str, tuple[str, ...]] | None = None, sparse: tuple[str, ...] = ()) -> Table:
     """An index table; each value index also covers `resource_pk` (INCLUDE, PostgreSQL), plus the
-    columns `include` names for the index whose last key column it is, so searches are index-only."""
+    columns `include` names for the index whose last key column it is, so searches are index-only.
+    The index whose last key column is `sparse` (mostly NULL, searched only for a value) keeps only
+    the rows having one."""
     table = Table(
         name,
         metadata,
@@ -106,7 +108,9 @@ def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ..
         name, cols = (cols[0], cols[1:]) if cols[0].startswith("ix_") else (None, cols)
         covered = [] if "resource_pk" in cols else ["resource_pk"]
         covered += [c for c in (include or {}).get(cols[-1], ()) if c not in cols]
-        Index(name, *(table.c[c] for c in cols), postgresql_include=covered)
+        where = text(f"{cols[-1]} IS NOT NULL") if cols[-1] in sparse else None
+        Index(name, *(table.c[c] for c in cols), postgresql_include=covered, postgresql_where=where,
+              sqlite_where=where)
     return table
 
 
@@ -130,6 +134,7 @@ search_token = _index_table(
     # (system covered, not a key: `code=x` without a system must keep the resource order too)
     indexes=(("res_type", "param", "code", "resource_pk"), ("res_type", "param", "system")),
     include={"resource_pk": ("system",)},
+    sparse=("system",),  # a plain code (status, gender) and a text have none (migration 0019)
 )
 
 search_date = _index_table(
@@ -173,6 +178,7 @@ search_reference = _index_table(
     Column("url", String(1024), nullable=True),
     indexes=(("ix_search_reference_target_resource", "res_type", "param", "target_id", "target_type", "resource_pk"),
              ("target_type", "target_id"), ("res_type", "param", "url")),
+    sparse=("url",),  # only absolute and canonical references have one (migration 0019)
 )
 
 search_uri = _index_table(

@@ -28,12 +28,15 @@ def encode_index(res_type: str, pk: int, index: IndexRows) -> dict[str, bytes]:
     """The index rows of one resource (as the indexer gives them, or `batch.index_tuples`), per kind,
     encoded with its pk."""
     encoded = {}
+    lead = None  # every index table starts with (resource_pk, res_type): encoded once
     for kind, rows in index.items():
         if not rows:
             continue
-        columns = INDEX_COLUMNS[kind]
-        encoded[kind] = INDEX_ROWS[kind].rows((pk, res_type), [
-            row if isinstance(row, tuple) else [row.get(c) for c in columns] for row in rows])
+        layout = INDEX_ROWS[kind]
+        if lead is None:
+            lead = layout.leading((pk, res_type))
+        # a kind's rows all come as dicts (the indexer's) or all as tuples (`batch.index_tuples`)
+        encoded[kind] = layout.rows_after(lead, 2, rows, None if type(rows[0]) is tuple else INDEX_COLUMNS[kind])
     return encoded
 
 

@@ -6,6 +6,8 @@ is indexed like a plain parameter of its type, in that type's index table, under
 `code-value-quantity$0`, `code-value-quantity$1`... with the element's number in the `element`
 column, so a search joins the component rows of one element: `code-value-quantity=8480-6$gt140`
 finds a systolic pressure over 140, never a systolic code on one component and 150 on another.
+A composite whose element is the resource itself and whose components are plain parameters' values
+(code-value-quantity: code and value-quantity) is searched through those rows and has none here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fhir_server.search.indexers import IndexOnce
 from fhir_server.search.paths import PathFunction, Typed, compile_path, compile_relative, leading_keys
 from fhir_server.search.registry import SearchParam, SearchRegistry, split_union
 
-__all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code"]
+__all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code", "may_have_rows"]
 
 Component = Callable[[Any, dict[str, Any]], list[Typed]]
 _RESOURCE = "%resource."
@@ -84,8 +86,18 @@ def _component_keys(resource_type: str, expression: str) -> frozenset[str] | Non
     return frozenset(keys)
 
 
-def _possible(needs: tuple[tuple[frozenset[str], ...], ...], resource: dict[str, Any]) -> bool:
-    return any(all(not keys.isdisjoint(resource) for keys in alternative) for alternative in needs)
+def may_have_rows(plan: CompositePlan, resource: dict[str, Any]) -> bool:
+    """False when the resource lacks what every element of the composite needs (most resources of a
+    type have no rows of most of its composites; this is asked of each)."""
+    if plan.needs is None:
+        return True
+    for alternative in plan.needs:
+        for keys in alternative:
+            if keys.isdisjoint(resource):
+                break
+        else:
+            return True
+    return False
 
 
 def _component_parts(resource_type: str, owner: str,
@@ -118,7 +130,7 @@ def composite_rows(plan: CompositePlan, resource: dict[str, Any],
     """(index kind, param, columns) of every component of every element having all its components
     (`indexed`: the resource's `IndexOnce`, shared with its other parameters)."""
     indexed = indexed or IndexOnce()
-    if plan.needs is not None and not _possible(plan.needs, resource):
+    if not may_have_rows(plan, resource):
         return
     for number, (element, owner) in enumerate(plan.elements(resource)):
         if not owner or not isinstance(element, dict):

@@ -51,8 +51,8 @@ def _words(texts: Iterable[str]) -> list[str]:
 def _add_words(seen: dict[str, None], texts: list[str]) -> bool:
     """Add the words of `texts` (normalised together: the same words as one by one); True once full."""
     for word in normalize(" ".join(texts)).split():
-        if len(word) > 1:
-            seen.setdefault(truncate(word), None)
+        if len(word) > 1 and word not in seen:
+            seen[truncate(word)] = None
             if len(seen) >= MAX_WORDS:
                 return True
     return False
@@ -67,13 +67,15 @@ def _narrative(resource: dict[str, Any]) -> Iterator[str]:
 
 def _strings(value: dict[str, Any] | list[Any], out: list[str]) -> list[str]:
     """Append the texts under `value`, in document order, to `out` (and return it)."""
-    items = value if isinstance(value, list) else [
-        item for key, item in value.items() if key not in _SKIPPED_KEYS and not key.startswith("_")]
-    for item in items:
-        if isinstance(item, str):
+    # exact types, not isinstance: parsed JSON holds no subclasses, and this runs for every value of
+    # every resource written
+    for item in value if type(value) is list else [
+            item for key, item in value.items() if key not in _SKIPPED_KEYS and key[:1] != "_"]:
+        kind = type(item)
+        if kind is str:
             if not _MACHINE.match(item):
                 out.append(item)
-        elif isinstance(item, dict | list):
+        elif kind is dict or kind is list:
             _strings(item, out)
     return out
 

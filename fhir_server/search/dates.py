@@ -56,26 +56,27 @@ def parse_date_range(text: str) -> tuple[int, int]:
     match = _DATE.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"'{text}' is not a FHIR date, dateTime or instant")
-    year = int(match["y"])
-    month = int(match["m"] or 1)
-    day = int(match["d"] or 1)
-    hour, minute, second = int(match["H"] or 0), int(match["M"] or 0), int(match["S"] or 0)
+    y, m, d, h, mi, s, fraction, zone = match.groups()  # one call: a load parses a date per resource
+    year = int(y)
+    month = int(m or 1)
+    day = int(d or 1)
+    hour, minute, second = int(h or 0), int(mi or 0), int(s or 0)
     if not 1 <= month <= 12 or not 1 <= day <= _days_in_month(year, month):
         raise ValueError(f"'{text}' is not a valid date")
     if hour > 23 or minute > 59 or second > 59:
         raise ValueError(f"'{text}' is not a valid time")
-    fraction = match["f"] or ""
+    fraction = fraction or ""
     micros = int((fraction + "000000")[:6]) if fraction else 0
     start_day = _days_from_civil(year, month, day)
     low = (start_day * 86_400 + hour * 3600 + minute * 60 + second) * MICROS_PER_SECOND + micros
-    low -= _offset_micros(match["tz"])
-    if match["m"] is None:
+    low -= _offset_micros(zone)
+    if m is None:
         span = (_days_from_civil(year + 1, 1, 1) - start_day) * MICROS_PER_DAY
-    elif match["d"] is None:
+    elif d is None:
         span = _days_in_month(year, month) * MICROS_PER_DAY
-    elif match["H"] is None:
+    elif h is None:
         span = MICROS_PER_DAY
-    elif match["S"] is None:
+    elif s is None:
         span = 60 * MICROS_PER_SECOND
     elif not fraction:
         span = MICROS_PER_SECOND

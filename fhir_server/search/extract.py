@@ -4,19 +4,20 @@
 turns the values into row dicts per index kind (the keys of `fhir_server.db.tables.SEARCH_INDEX_TABLES`),
 each with `res_type` and `param` but no `resource_pk`, which the caller adds when writing. Rows are
 deduplicated per parameter. `_id` and `_lastUpdated` are not indexed (they are columns of
-`resources`); composite parameters are indexed per component, correlated by element (`composites`);
-`_text` and `_content` as words (`content`).
+`resources`); composite parameters are indexed per component, correlated by element (`composites`),
+except those made of plain parameters' values (`SearchParam.component_params`) and unions of others
+(`SearchParam.union_of`), which have no rows of their own; `_text` and `_content` as words (`content`).
 
 Expressions are compiled once per (registry generation, resource type) and cached.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows
+from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows, may_have_rows
 from fhir_server.search.content import content_rows
 from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
 from fhir_server.search.indexers import INDEXERS, IndexOnce
@@ -44,6 +45,18 @@ class _Plan:
     composites: tuple[CompositePlan, ...]
     text: bool
     content: bool
+    # the steps to run for a resource, found from its keys rather than by asking each step (an
+    # Observation has a dozen keys, its type forty parameters): the numbers of those reading a key,
+    # and of those to run whatever the resource holds
+    by_key: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    always: tuple[int, ...] = ()
+
+    def steps_for(self, resource: dict[str, Any]) -> list[_Step]:
+        wanted = set(self.always)
+        for key in resource:
+            if (numbers := self.by_key.get(key)) is not None:
+                wanted.update(numbers)
+        return [self.steps[number] for number in sorted(wanted)]
 
 
 @dataclass(slots=True)
@@ -60,8 +73,8 @@ def _build_plan(registry: SearchRegistry, resource_type: str) -> _Plan:
     composites: list[CompositePlan] = []
     params = registry.params_for(resource_type)
     for code, param in sorted(params.items()):
-        if param.union_of:
-            continue  # searched through the parameters it is the union of
+        if param.union_of or param.component_params:
+            continue  # searched through the rows of the parameters it is made of
         if param.type == "composite":
             if (composite := compile_composite(registry, param)) is not None:
                 composites.append(composite)
@@ -71,7 +84,13 @@ def _build_plan(registry: SearchRegistry, resource_type: str) -> _Plan:
         evaluate = compile_expression(resource_type, param.expression)
         if evaluate is not None:
             steps.append(_Step(code, evaluate, param.type, expression_keys(resource_type, param.expression)))
-    return _Plan(tuple(steps), tuple(composites), "_text" in params, "_content" in params)
+    by_key: dict[str, list[int]] = {}
+    for number, step in enumerate(steps):
+        for key in step.keys or ():
+            by_key.setdefault(key, []).append(number)
+    return _Plan(tuple(steps), tuple(composites), "_text" in params, "_content" in params,
+                 {key: tuple(numbers) for key, numbers in by_key.items()},
+                 tuple(number for number, step in enumerate(steps) if step.keys is None))
 
 
 def _plan(registry: SearchRegistry, resource_type: str) -> _Plan:
@@ -93,9 +112,7 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
         return rows
     plan = _plan(registry, resource_type)
     index = IndexOnce()
-    for step in plan.steps:
-        if step.keys is not None and step.keys.isdisjoint(resource):
-            continue
+    for step in plan.steps_for(resource):
         values = step.evaluate(resource)
         if not values:
             continue
@@ -109,6 +126,8 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
                 seen.add(key)
             rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
     for composite in plan.composites:
+        if not may_have_rows(composite, resource):
+            continue
         seen = set()
         for kind, code, columns in composite_rows(composite, resource, index):
             key = (kind, code, *columns.values())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from fhir_server.search.dates import MAX_INSTANT, MIN_INSTANT, parse_date_range
@@ -23,7 +24,7 @@ from fhir_server.search.paths import Typed
 from fhir_server.search.quantities import canonical_columns
 from fhir_server.search.references import parse_reference
 
-__all__ = ["INDEXERS", "Indexed", "IndexOnce", "OF_TYPE", "IDENTIFIER", "URI_WIDTH"]
+__all__ = ["INDEXERS", "Indexed", "IndexOnce", "OF_TYPE", "IDENTIFIER", "URI_WIDTH", "may_index"]
 
 Indexed = Iterator[tuple[str, str, dict[str, Any]]]  # (index kind, param suffix, columns)
 OF_TYPE = ":of-type"
@@ -78,12 +79,27 @@ def index_string(values: list[Typed]) -> Indexed:
                 yield "string", "", {"value_norm": norm, "value_exact": text}
 
 
+# the columns of recurring values (a lab's codes, a patient's reference), built once: the dicts are
+# shared, as `IndexOnce` shares them, and callers copy them into their rows
+_RECURRING = 8192
+
+
 def _token(system: Any, code: Any, text: Any = None) -> dict[str, Any]:
+    try:
+        return _recurring_token(system, code, text)
+    except TypeError:  # an unhashable part (a malformed coding): nothing to keep
+        return _token_columns(system, code, text)
+
+
+def _token_columns(system: Any, code: Any, text: Any) -> dict[str, Any]:
     return {
         "system": truncate(system) if isinstance(system, str) and system else None,
         "code": truncate(code) if isinstance(code, str) and code else None,
         "text_norm": (truncate(normalize(text)) or None) if isinstance(text, str) else None,
     }
+
+
+_recurring_token = lru_cache(maxsize=_RECURRING)(_token_columns)
 
 
 def _coding_token(coding: Any) -> dict[str, Any] | None:
@@ -219,6 +235,7 @@ def index_quantity(values: list[Typed]) -> Indexed:
                 yield "quantity", "", _quantity_columns(*found, value, canonical_columns(value))
 
 
+@lru_cache(maxsize=_RECURRING)
 def _reference_columns(text: str) -> dict[str, Any] | None:
     parsed = parse_reference(text)
     if parsed is None:
@@ -260,6 +277,14 @@ INDEXERS: dict[str, Callable[[list[Typed]], Indexed]] = {
     "uri": index_uri,
 }
 
+
+
+def may_index(kind: str, type_name: str) -> bool:
+    """False when a value of FHIR type `type_name` never gives a `kind` row (a SampledData no quantity
+    row); True when it may."""
+    if kind == "quantity":
+        return type_name in ("Range", "Money") or is_subtype(type_name, "Quantity")
+    return True
 
 class IndexOnce:
     """`INDEXERS[kind](values)` for the expressions of one resource, each of its JSON objects indexed

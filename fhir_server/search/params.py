@@ -189,6 +189,15 @@ def _composite(registry: SearchRegistry, param: SearchParam, value: str, name: s
     return tuple(values)
 
 
+def _first_component(param: SearchParam, kind: str) -> SearchParam:
+    """What `:missing` asks of a composite: the rows of its first component, as a plain parameter of
+    `kind`; the composite itself when made of plain parameters."""
+    if param.component_params:
+        return param
+    return replace(param, code=component_code(param.code, 0), type=kind,
+                   union_of=tuple(_first_component(source, kind) for source in param.union_of))
+
+
 def _leaf(registry: SearchRegistry, param: SearchParam, modifier: str | None, value: str, name: str) -> Predicate:
     """The predicate of a parameter that is not chained (the parameter and modifier already checked)."""
     if param.code == "_list":
@@ -210,10 +219,9 @@ def _leaf(registry: SearchRegistry, param: SearchParam, modifier: str | None, va
         if kinds is None:
             raise NotSupported(f"the components of composite parameter '{param.code}' are not known (in '{name}')")
         # a composite is present when its first component is: test those rows like a plain parameter's
-        # (a union's, those of the composites it is the union of)
-        first = replace(param, code=component_code(param.code, 0), type=kinds[0], union_of=tuple(
-            replace(source, code=component_code(source.code, 0), type=kinds[0], union_of=())
-            for source in param.union_of))
+        # (a union's, those of the composites it is the union of); one made of plain parameters when
+        # each of them has rows (`sql.composites`)
+        first = _first_component(param, kinds[0])
         return Predicate(first, modifier, parse_values(name, kinds[0], modifier, value))
     if param.type == "special":
         if param.code == "near":

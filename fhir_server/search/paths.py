@@ -23,7 +23,7 @@ from fhir_server.search.model import (
 )
 from fhir_server.search.references import reference_type
 
-__all__ = ["Typed", "PathFunction", "compile_path", "compile_relative", "leading_keys", "split_segments"]
+__all__ = ["Typed", "PathFunction", "compile_path", "compile_relative", "leading_keys", "selection", "split_segments"]
 
 Typed = tuple[Any, str]
 PathFunction = Callable[[dict[str, Any]], list[Typed]]
@@ -176,9 +176,39 @@ def leading_keys(owner: str, expression: str, *, rooted: bool = True) -> frozens
     return frozenset(key for key, _ in pairs)
 
 
+def selection(resource_type: str, expression: str) -> tuple[tuple[Any, ...], frozenset[str]] | None:
+    """What a fast-path expression rooted at `resource_type` selects, comparable across spellings
+    (`(Observation.value as Quantity)` and `Observation.value.as(Quantity)` give the same): its steps,
+    a field as the (owner, key, type) it reads once the casts after it are applied, a filter as its
+    text; and the types of the values it gives. None when it is not a fast-path expression."""
+    segments = _segments(expression)
+    if not segments or segments[0] != resource_type:
+        return None
+    steps: list[Any] = []
+    owners = {resource_type}
+    for segment in segments[1:]:
+        if _FIELD.fullmatch(segment):
+            table = _child_table(owners, segment)
+            if table is None:
+                return None
+            steps.append(frozenset((owner, key, kind) for owner, pairs in table.items() for key, kind in pairs))
+        elif (match := _CAST_CALL.fullmatch(segment)) and steps and isinstance(steps[-1], frozenset):
+            steps[-1] = frozenset(read for read in steps[-1] if is_subtype(read[2], match[1]))
+            if not steps[-1]:
+                return None
+        elif _RESOLVE_IS.fullmatch(segment) or _EQUALS.fullmatch(segment):
+            steps.append("".join(segment.split()))
+            continue
+        else:
+            return None
+        owners = {kind for _, _, kind in steps[-1]}
+    return tuple(steps), frozenset(owners)
+
+
 def _compile_steps(resource_type: str, steps: list[str]) -> PathFunction | None:
     owners = {resource_type}
     ops: list[_Op] = []
+    table: dict[str, tuple[tuple[str, str], ...]] | None = None  # the last op's, when it reads a field
     for segment in steps:
         if _FIELD.fullmatch(segment):
             table = _child_table(owners, segment)
@@ -186,7 +216,19 @@ def _compile_steps(resource_type: str, steps: list[str]) -> PathFunction | None:
                 return None
             ops.append(_field_op(table))
             owners = {kind for pairs in table.values() for _, kind in pairs}
-        elif match := _CAST_CALL.fullmatch(segment):
+            continue
+        if (match := _CAST_CALL.fullmatch(segment)) and table is not None:
+            # a cast of a field read: read only the keys of the cast's types (`value.as(Quantity)`:
+            # valueQuantity, not each of the eleven `value[x]` keys and then a filter)
+            table = {owner: kept for owner, pairs in table.items()
+                     if (kept := tuple(pair for pair in pairs if is_subtype(pair[1], match[1])))}
+            if not table:
+                return None
+            ops[-1] = _field_op(table)
+            owners = {kind for pairs in table.values() for _, kind in pairs}
+            continue
+        table = None
+        if match := _CAST_CALL.fullmatch(segment):
             cast = match[1]
             ops.append(_cast_op(cast))
             owners = {kind for kind in owners if is_subtype(kind, cast)}

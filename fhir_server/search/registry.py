@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from fhir_server.errors import BadRequest
 from fhir_server.search.model import is_resource_type, resource_types
+from fhir_server.search.paths import selection
 
 __all__ = ["SearchParam", "Component", "SearchRegistry", "PARAM_TYPES", "split_union", "expression_root"]
 
@@ -50,6 +52,10 @@ class SearchParam:
     # (combo-code-value-quantity: code-value-quantity and component-code-value-quantity): it has no
     # index rows of its own, its searches and sorts ask those
     union_of: tuple[SearchParam, ...] = ()
+    # a composite of the resource itself (`Observation`: code-value-quantity) whose every component
+    # selects exactly the values of a plain parameter of its type (code, value-quantity): it has no
+    # index rows of its own, its searches ask those parameters' rows of the same resource
+    component_params: tuple[SearchParam, ...] = ()
 
     @property
     def row_codes(self) -> tuple[str, ...]:
@@ -81,6 +87,33 @@ def split_union(expression: str) -> list[str]:
             start = index + 1
     parts.append(expression[start:].strip())
     return [part for part in parts if part]
+
+
+_RESOURCE = "%resource."
+
+
+@lru_cache(maxsize=4096)
+def _indexed_selection(resource_type: str, expression: str, kind: str) -> frozenset[Any] | None:
+    """What the parts of an expression select that may give `kind` rows (`paths.selection`); None
+    when a part is not a fast-path expression."""
+    from fhir_server.search.indexers import may_index  # the indexers' own imports need the registry
+
+    selected = []
+    for part in split_union(expression):
+        found = selection(resource_type, part)
+        if found is None:
+            return None
+        steps, types = found
+        if any(may_index(kind, name) for name in types):
+            selected.append(steps)
+    return frozenset(selected)
+
+
+def _rooted(resource_type: str, component: str) -> str:
+    """A component's expression relative to the resource (`value.as(Quantity)` →
+    `Observation.value.as(Quantity)`; `%resource.x` → `Observation.x`)."""
+    return " | ".join(f"{resource_type}.{part[len(_RESOURCE):] if part.startswith(_RESOURCE) else part}"
+                      for part in split_union(component))
 
 
 def _part_set(expression: str) -> frozenset[str]:
@@ -223,10 +256,36 @@ class SearchRegistry:
         params = self._params.get(resource_type, {})
         view = dict(params)
         for code, param in params.items():
+            if (found := self._component_sources(param, params)):
+                view[code] = replace(param, component_params=found)
+        for code, param in params.items():
             if (sources := self._union_sources(param, params)):
-                view[code] = replace(param, union_of=sources)
+                view[code] = replace(param, union_of=tuple(view[source.code] for source in sources))
         self._views[resource_type] = (self.generation, view)
         return view
+
+    def _component_sources(self, param: SearchParam, params: Mapping[str, SearchParam]) -> tuple[SearchParam, ...]:
+        """For a composite whose element is the resource itself: per component, the plain parameter of
+        the component's type selecting the same values (the one the component's definition names
+        first); () unless every component has one."""
+        if param.type != "composite" or param.expression is None or param.expression.strip() != param.resource_type:
+            return ()
+        kinds = self.component_types(param)
+        if kinds is None:
+            return ()
+        found = []
+        for kind, component in zip(kinds, param.components, strict=True):
+            wanted = _indexed_selection(param.resource_type, _rooted(param.resource_type, component.expression), kind)
+            same = sorted(
+                (other for other in params.values() if other.type == kind and other.expression is not None
+                 and not other.on_resource_table and wanted
+                 and _indexed_selection(other.resource_type, other.expression, kind) == wanted
+                 and not self._union_sources(other, params)),
+                key=lambda other: (other.url != component.definition, other.code))
+            if not same:
+                return ()
+            found.append(same[0])
+        return tuple(found)
 
     def _union_sources(self, param: SearchParam, params: Mapping[str, SearchParam]) -> tuple[SearchParam, ...]:
         """The other parameters of the type and of `param`'s type whose expressions together are exactly

@@ -80,34 +80,90 @@ def column_type(table: Table, name: str) -> str:
     return "text"
 
 
+# each type's encoding as an expression of the value `{v}` (not None), for the encoders a layout compiles
+_EXPRESSIONS = {
+    "text": "(R.get({v}) or T({v}))",  # most texts recur: a lookup before the encoding
+    "bytea": "L(len({v})) + {v}",
+    "int4": "I4(4, int({v}))",
+    "int8": "I8(8, int({v}))",
+    "float8": "F8(8, float({v}))",
+    "bool": "(TRUE if {v} else FALSE)",
+}
+
+
+def _compile_encoder(types: Sequence[str], keys: Sequence[str] | None) -> Any:
+    """A function (head, rows) → the rows encoded, each after `head`, for rows of `types`: sequences,
+    or mappings read by `keys` (a missing key is NULL). One statement per row, no call per value but
+    the encodings' own: a load encodes millions of values."""
+    names = [f"v{n}" for n in range(len(types))]
+    parts = ", ".join(f"N if {name} is None else {_EXPRESSIONS[kind].format(v=name)}"
+                      for name, kind in zip(names, types, strict=True))
+    if keys is None:
+        loop = f"    for {', '.join(names)}{',' if len(names) == 1 else ''} in rows:\n"
+    else:
+        reads = "; ".join(f"{name} = get({key!r})" for name, key in zip(names, keys, strict=True))
+        loop = f"    for row in rows:\n        get = row.get\n        {reads}\n"
+    source = (f"def encode(head, rows):\n"
+              f"    out = []\n"
+              f"    extend = out.extend\n"
+              f"{loop}"
+              f"        extend((head, {parts}))\n"
+              f"    return b''.join(out)\n")
+    scope = {"R": _RECURRING, "T": _text, "L": _LENGTH.pack, "I4": _INT4.pack, "I8": _INT8.pack,
+             "F8": _FLOAT8.pack, "TRUE": _TRUE, "FALSE": _FALSE, "N": _NULL}
+    exec(compile(source, f"<copy encoder {' '.join(types)}>", "exec"), scope)  # noqa: S102 - built from _EXPRESSIONS only
+    return scope["encode"]
+
+
 class CopyLayout:
     """The encoder of one table's rows (for a given column list)."""
 
-    __slots__ = ("_count", "_encoders")
+    __slots__ = ("_count", "_encoders", "_types", "_tails")
 
     def __init__(self, types: Sequence[str]) -> None:
         self._count = struct.pack(">h", len(types))
+        self._types = tuple(types)
         self._encoders = tuple(_ENCODERS[kind] for kind in types)
+        # the compiled encoders of the columns after n leading ones, per (n, keys of mapping rows)
+        self._tails: dict[tuple[int, tuple[str, ...] | None], Any] = {}
 
     def row(self, values: Sequence[Any]) -> bytes:
         return self.rows(values, ((),))
 
+    def leading(self, values: Sequence[Any]) -> bytes:
+        """The first `len(values)` columns encoded, for `rows_after` (layouts whose first columns
+        have the same types share them: an index row's resource pk and type)."""
+        if len(values) > len(self._encoders):
+            raise ValueError(f"{len(values)} leading values for {len(self._encoders)} columns")
+        return b"".join([_NULL if value is None else encode(value)
+                         for encode, value in zip(self._encoders, values, strict=False)])
+
     def rows(self, leading: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
         """Rows whose first values are `leading` (a resource's index rows: its pk and type), those
         encoded once: what joining `row((*leading, *values))` for each of `rows` gives."""
-        if len(leading) > len(self._encoders):
-            raise ValueError(f"{len(leading)} leading values for {len(self._encoders)} columns")
-        head = b"".join([self._count, *(_NULL if value is None else encode(value)
-                                        for encode, value in zip(self._encoders, leading, strict=False))])
-        encoders = self._encoders[len(leading):]
-        parts = []
-        for values in rows:
-            if len(values) != len(encoders):
-                raise ValueError(f"a row of {len(leading) + len(values)} values for {len(self._encoders)} columns")
-            parts.append(head)
-            for encode, value in zip(encoders, values):  # noqa: B905 - lengths checked above
-                parts.append(_NULL if value is None else encode(value))
-        return b"".join(parts)
+        return self.rows_after(self.leading(leading), len(leading), rows)
+
+    def rows_after(self, lead: bytes, leading: int, rows: Iterable[Any],
+                   keys: Sequence[str] | None = None) -> bytes:
+        """Rows after `leading` columns encoded as `lead` (`self.leading`): sequences of the other
+        columns' values, or, with `keys`, mappings holding them under those keys."""
+        named = tuple(keys) if keys is not None else None
+        tail = self._tails.get((leading, named))
+        if tail is None:
+            tail = self._tails[(leading, named)] = self._tail(leading, named)
+        try:
+            return tail(self._count + lead, rows)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"rows of {len(self._encoders) - leading} values after {leading} leading "
+                             f"ones, for {len(self._encoders)} columns: {exc}") from exc
+
+    def _tail(self, leading: int, keys: tuple[str, ...] | None) -> Any:
+        types = self._types[leading:]
+        if keys is not None and len(keys) != len(types):
+            raise ValueError(f"{len(keys)} keys for {len(types)} columns")
+        if not types:
+            return lambda head, rows: b"".join(head for _ in rows)
+        return _compile_encoder(types, keys)
 
 
 def copy_payload(rows: Sequence[bytes]) -> bytes:

@@ -6,7 +6,9 @@
                        AND c1.param = 'code-value-quantity$1' AND <quantity test on c1>)
 
 The rows are written by `fhir_server.search.composites`; each component is tested with the same
-condition as a plain parameter of its type.
+condition as a plain parameter of its type. A composite of the resource itself made of plain
+parameters (`SearchParam.component_params`: code-value-quantity of code and value-quantity) has no
+rows of its own: its components are those parameters' rows of one resource.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from fhir_server.search.query import (
     Simple,
     TokenValue,
 )
+from fhir_server.search.registry import SearchParam
 from fhir_server.search.sql.dates import date_condition
-from fhir_server.search.sql.index import bounded
+from fhir_server.search.sql.index import bounded, has_rows
 from fhir_server.search.sql.numbers import number_condition
 from fhir_server.search.sql.quantities import quantity_condition
 from fhir_server.search.sql.references import reference_condition
@@ -72,28 +75,32 @@ def _ranged(part: Simple) -> bool:
     return isinstance(part, DateValue | NumberValue | QuantityValue) and part.prefix in _RANGES
 
 
-def _component(code: str, res_type: str, index: int, kind: str, part: Simple, now: int | None) -> tuple[
+def _component(param: SearchParam, index: int, kind: str, part: Simple, now: int | None) -> tuple[
         NamedFromClause, list[ColumnElement[bool]]]:
     table = _alias(kind, index)
-    tests = [table.c.param == component_code(code, index), component_condition(kind, part, table, now)]
-    if res_type:
-        tests.append(table.c.res_type == res_type)
+    code = param.component_params[index].code if param.component_params else component_code(param.code, index)
+    tests = [table.c.param == code, component_condition(kind, part, table, now)]
+    if param.resource_type:
+        tests.append(table.c.res_type == param.resource_type)
     return table, tests
 
 
-def _rows(code: str, res_type: str, value: CompositeValue, now: int | None) -> Select[Any]:
-    """The first component's rows, the others joined on (resource_pk, element).
+def _rows(param: SearchParam, value: CompositeValue, now: int | None) -> Select[Any]:
+    """The first component's rows, the others joined on (resource_pk, element) — on resource_pk alone
+    for one made of plain parameters, whose element is the resource.
 
     When a later component is a range (`$gt140`), it usually holds for many elements: it is then
     tested per row of the first component in a subquery the planner keeps as such (`OFFSET 0`), so
     a first page stops after `count` hits instead of collecting every element in the range (the
     planner cannot estimate a join on two correlated columns and would do just that)."""
     (first_kind, first_part), *others = value.parts
-    first, tests = _component(code, res_type, 0, first_kind, first_part, now)
+    first, tests = _component(param, 0, first_kind, first_part, now)
     joined: FromClause = first
     for index, (kind, part) in enumerate(others, start=1):
-        table, conditions = _component(code, res_type, index, kind, part, now)
-        same_element = and_(table.c.resource_pk == first.c.resource_pk, table.c.element == first.c.element)
+        table, conditions = _component(param, index, kind, part, now)
+        same_element = table.c.resource_pk == first.c.resource_pk
+        if not param.component_params:
+            same_element = and_(same_element, table.c.element == first.c.element)
         if _ranged(part):
             tests.append(select(table.c.resource_pk).where(same_element, *conditions).offset(0).exists())
         else:
@@ -102,7 +109,18 @@ def _rows(code: str, res_type: str, value: CompositeValue, now: int | None) -> S
     return select(first.c.resource_pk).select_from(joined).where(*tests, *bounded(first.c.resource_pk)).correlate(None)
 
 
+def _present(param: SearchParam, resource: FromClause, *, present: bool) -> ColumnElement[bool]:
+    """`:missing` of a composite made of plain parameters: present when each of them has rows."""
+    if not param.component_params:
+        raise ValueError(f"'{param.code}:missing' is asked of its first component's rows")  # as the parser does
+    each = [has_rows(resource, source.type, source.resource_type, source.code, present=present)
+            for source in param.component_params]
+    return and_(*each) if present else or_(*each)
+
+
 def build(predicate: Predicate, resource: FromClause, now: int | None = None) -> ColumnElement[bool]:
     param = predicate.param
-    return or_(*(resource.c.pk.in_(_rows(param.code, param.resource_type, value, now))
+    if predicate.modifier == "missing":
+        return _present(param, resource, present=predicate.values[0] is False)
+    return or_(*(resource.c.pk.in_(_rows(param, value, now))
                  for value in predicate.values if isinstance(value, CompositeValue)))

@@ -113,6 +113,18 @@ MATRIX: list[tuple[str, dict[str, str] | list[tuple[str, str]], set[str]]] = [
     ("Observation", {"code-value-quantity": f"http://loinc.org|2345-7$gt5.0|{Q}|mmol/L"}, {"glu1", "glu2"}),
     ("Observation", {"code-value-concept": "72166-2$http://snomed.info/sct|8517006"}, {"smoke"}),
     ("Observation", {"code-value-concept": "72166-2$http://snomed.info/sct|77176002"}, set()),
+    # composites of the Observation itself are searched through the rows of code and value-quantity
+    # (value-concept) of one Observation (`SearchParam.component_params`)
+    ("Observation", {"code-value-quantity": f"2345-7$lt5|{Q}|mmol/L"}, {"glu3"}),
+    ("Observation", {"code-value-quantity": "2345-7$lt100,2339-0$gt100"}, {"glu1", "glu3", "glu4"}),
+    ("Observation", {"code-value-quantity": "2339-0$lt100"}, set()),
+    ("Observation", {"code-value-quantity": "85354-9$gt100"}, set()),
+    ("Observation", [("code-value-quantity", f"2345-7$gt5|{Q}|mmol/L"), ("code-value-quantity", f"2345-7$lt7|{Q}|mmol/L")],
+     {"glu2"}),
+    ("Observation", {"code-value-quantity:missing": "true"}, {"bp1", "bp2", "bp3", "smoke", "urine"}),
+    ("Observation", {"code-value-quantity:missing": "false"}, OBSERVATIONS - {"bp1", "bp2", "bp3", "smoke", "urine"}),
+    ("Observation", {"code-value-concept:missing": "false"}, {"smoke"}),
+    ("Observation", {"combo-code-value-concept:missing": "true"}, OBSERVATIONS - {"smoke"}),
     ("Observation", {"code-value-string": "5792-7$neg"}, {"urine"}),
     ("Observation", {"code-value-date": "8867-4$2024-01-10"}, set()),
     # reference, chains (two levels), _has (with a chain inside), :missing

@@ -1,5 +1,7 @@
 """Migration 0014: the rows of combo-code-value-quantity / combo-code-value-concept go (they are searched
-through the composites they unite) and a downgrade writes them again from those composites' rows."""
+through the composites they unite) and a downgrade writes them again from those composites' rows.
+At head, code-value-quantity has no rows either (0018): a downgrade writes them from code and
+value-quantity's."""
 
 from __future__ import annotations
 
@@ -12,18 +14,19 @@ from tests.fhir_server.db.support import at_revision, in_transaction
 LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
 
 
-def token(param: str, code: str, element: int) -> dict:
+def token(param: str, code: str, element: int | None) -> dict:
     return {"resource_pk": 7, "res_type": "Observation", "param": param, "system": LOINC, "code": code,
             "text_norm": None, "element": element}
 
 
-def quantity(param: str, value: float, element: int) -> dict:
+def quantity(param: str, value: float, element: int | None) -> dict:
     return {"resource_pk": 7, "res_type": "Observation", "param": param, "value": value, "low": value - 0.5,
             "high": value + 0.5, "system": UCUM, "code": "mm[Hg]", "unit": None, "canonical_value": None,
             "canonical_code": None, "element": element}
 
 
 # a panel with a value of its own and two components, as extraction before 0014 wrote it
+PLAIN = [token("code", "85354-9", None), quantity("value-quantity", 1, None)]
 OWN = [token("code-value-quantity$0", "85354-9", 0), quantity("code-value-quantity$1", 1, 0)]
 COMPONENTS = [token("component-code-value-quantity$0", "8480-6", 0), quantity("component-code-value-quantity$1", 150, 0),
               token("component-code-value-quantity$0", "8462-4", 1), quantity("component-code-value-quantity$1", 90, 1)]
@@ -33,7 +36,7 @@ UNION = [token("combo-code-value-quantity$0", "85354-9", 0), quantity("combo-cod
 
 
 async def write(conn) -> None:
-    for row in [*OWN, *COMPONENTS, *UNION]:
+    for row in [*PLAIN, *OWN, *COMPONENTS, *UNION]:
         await conn.execute(insert(search_quantity if "value" in row else search_token).values(**row))
 
 
@@ -54,7 +57,9 @@ def test_union_rows_go_and_come_back(settings: Settings):
     url = settings.sqlalchemy_url
     with at_revision(url, "0013"):
         in_transaction(url, write)
-        assert in_transaction(url, rows) == expected(OWN, COMPONENTS, UNION)
-    assert in_transaction(url, rows) == expected(OWN, COMPONENTS)
+        assert in_transaction(url, rows) == expected(PLAIN, OWN, COMPONENTS, UNION)
+    assert in_transaction(url, rows) == expected(PLAIN, COMPONENTS)
     with at_revision(url, "0013"):
-        assert in_transaction(url, rows) == expected(OWN, COMPONENTS, UNION)
+        # with the rows of combo-code and combo-value-quantity 0017's downgrade writes from the plain ones
+        plain_unions = [token("combo-code", "85354-9", None), quantity("combo-value-quantity", 1, None)]
+        assert in_transaction(url, rows) == expected(PLAIN, OWN, COMPONENTS, UNION, plain_unions)

@@ -38,9 +38,11 @@ async def write(conn) -> None:
 
 
 async def rows(conn) -> list[tuple]:
+    """The plain and union rows (not the composite rows 0018's downgrade writes from the plain ones)."""
     found = []
     for table, column in ((search_token, "code"), (search_quantity, "value")):
-        found += [tuple(row) for row in await conn.execute(select(table.c.param, table.c[column]))]
+        found += [tuple(row) for row in await conn.execute(select(table.c.param, table.c[column]))
+                  if "$" not in row.param]
     return sorted(found)
 
 

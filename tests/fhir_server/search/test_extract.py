@@ -268,8 +268,47 @@ def test_a_composite_that_is_the_union_of_others_has_no_rows_of_its_own(registry
       "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
                      "valueQuantity": {"value": 150, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]}""")
     params = {row["param"] for kind_rows in extract(registry, observation).values() for row in kind_rows}
-    assert {"code-value-quantity$0", "code-value-quantity$1", "component-code-value-quantity$0"} <= params
+    assert {"component-code-value-quantity$0", "component-code-value-quantity$1"} <= params
     assert not {param for param in params if param.startswith(("combo-code-value-quantity", "combo-code-value-concept"))}
+
+
+def test_a_composite_of_the_resource_made_of_plain_parameters_has_no_rows_of_its_own(registry: SearchRegistry) -> None:
+    """code-value-quantity (element `Observation`, components `code` and `value.as(Quantity)`) selects
+    the values of code and value-quantity (`(Observation.value as Quantity) | (Observation.value as
+    SampledData)`: a SampledData gives no quantity row); code-value-string does not: value-string also
+    reads a CodeableConcept's text."""
+    quantity = registry.get("Observation", "code-value-quantity")
+    assert quantity is not None and [p.code for p in quantity.component_params] == ["code", "value-quantity"]
+    concept = registry.get("Observation", "code-value-concept")
+    assert concept is not None and [p.code for p in concept.component_params] == ["code", "value-concept"]
+    for code in ("code-value-string", "code-value-date", "component-code-value-quantity"):
+        assert registry.get("Observation", code).component_params == (), code
+    observation = loads("""{"resourceType": "Observation", "status": "final",
+      "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}], "text": "Glucose"},
+      "valueQuantity": {"value": 6.3, "system": "http://unitsofmeasure.org", "code": "mmol/L"}}""")
+    rows = extract(registry, observation)
+    params = {row["param"] for kind_rows in rows.values() for row in kind_rows}
+    assert {"code", "value-quantity"} <= params
+    assert not {param for param in params if param.startswith(("code-value-quantity", "code-value-concept"))}
+
+
+def test_a_component_selecting_less_than_the_plain_parameter_keeps_its_rows() -> None:
+    """A custom composite of the resource whose value component reads fewer types than any plain
+    parameter (only a valueRange, where value-quantity reads a valueQuantity) is indexed per element."""
+    registry = SearchRegistry.from_definitions()
+    quantity = registry.get("Observation", "code-value-quantity")
+    assert quantity is not None
+    registry.register({"resourceType": "SearchParameter", "url": "http://example.org/sp/code-range",
+                       "code": "code-range", "base": ["Observation"], "type": "composite", "expression": "Observation",
+                       "component": [{"definition": quantity.components[0].definition, "expression": "code"},
+                                     {"definition": quantity.components[1].definition,
+                                      "expression": "value.as(Range)"}]})
+    assert registry.get("Observation", "code-range").component_params == ()
+    observation = loads("""{"resourceType": "Observation", "status": "final",
+      "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+      "valueRange": {"low": {"value": 4, "system": "http://unitsofmeasure.org", "code": "mmol/L"}}}""")
+    params = {row["param"] for kind_rows in extract(registry, observation).values() for row in kind_rows}
+    assert {"code-range$0", "code-range$1"} <= params
 
 
 def test_a_custom_composite_over_the_same_elements_is_a_union_too() -> None:

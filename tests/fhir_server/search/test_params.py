@@ -242,9 +242,17 @@ def test_malformed_composites_are_400(registry: SearchRegistry, value: str) -> N
 
 
 def test_missing_on_a_composite_tests_its_first_component(registry: SearchRegistry) -> None:
-    predicate = parse(registry, "Observation", ("code-value-quantity:missing", "true")).criteria[0]
+    predicate = parse(registry, "Observation", ("component-code-value-quantity:missing", "true")).criteria[0]
     assert isinstance(predicate, Predicate)
-    assert predicate.param.code == "code-value-quantity$0" and predicate.param.type == "token"
+    assert predicate.param.code == "component-code-value-quantity$0" and predicate.param.type == "token"
+    # one made of plain parameters is asked of as itself (each of them present)
+    derived = parse(registry, "Observation", ("code-value-quantity:missing", "true")).criteria[0]
+    assert isinstance(derived, Predicate) and derived.values == (True,)
+    assert derived.param.code == "code-value-quantity" and derived.param.component_params
+    union = parse(registry, "Observation", ("combo-code-value-quantity:missing", "false")).criteria[0]
+    assert isinstance(union, Predicate)
+    assert [(p.code, p.type) for p in union.param.union_of] == [
+        ("code-value-quantity", "composite"), ("component-code-value-quantity$0", "token")]
 
 
 def test_text_content_and_list_parse(registry: SearchRegistry) -> None:

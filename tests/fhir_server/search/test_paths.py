@@ -9,7 +9,7 @@ import pytest
 
 from fhir_server.search import SearchRegistry
 from fhir_server.search.expressions import _fhirpath_function, compile_expression, rewrite_for_fhirpathpy
-from fhir_server.search.paths import Typed, compile_path
+from fhir_server.search.paths import Typed, compile_path, selection
 from fhir_server.search.registry import split_union
 from resources.fhir_json import loads
 from tests.fhir_server.search import samples
@@ -110,3 +110,17 @@ def test_relative_expressions_and_broken_ones() -> None:
     plan = {"resourceType": "InsurancePlan", "name": "Gold", "alias": ["G"]}
     assert relative is not None and [value for value, _ in relative(plan)] == ["Gold", "G"]
     assert compile_expression("Patient", "Patient.name.where(") is None
+
+
+def test_selection_compares_what_expressions_read_not_how_they_are_written() -> None:
+    """`selection` is how the registry tells a composite's component is a plain parameter's values."""
+    quantity = selection("Observation", "(Observation.value as Quantity)")
+    assert quantity == selection("Observation", "Observation.value.as(Quantity)")
+    assert quantity == selection("Observation", "Observation.value.ofType(Quantity)")
+    assert quantity is not None and quantity[1] == frozenset({"Quantity"})
+    assert quantity != selection("Observation", "(Observation.value as CodeableConcept)")
+    assert selection("Observation", "Observation.value")[1] >= {"Quantity", "string", "SampledData"}  # type: ignore[index]
+    patient = selection("Observation", "Observation.subject.where(resolve() is Patient)")
+    assert patient is not None and patient != selection("Observation", "Observation.subject")
+    for other in ("Observation.value.as(DateTime)", "Patient.name", "Observation.code.exists()"):
+        assert selection("Observation", other) is None, other

@@ -47,6 +47,23 @@ def test_rows_sharing_leading_values_encode_as_whole_rows():
         layout.rows((7, 8), [(1.5, True)])
 
 
+def test_mapping_rows_encode_as_their_values_in_column_order():
+    """Index rows as the indexer gives them (dicts, a missing key for a NULL column) encode as the same
+    rows as tuples do, after a lead encoded once for layouts starting with the same types."""
+    layout = CopyLayout(TYPES)
+    keys = ("c", "d", "e", "f")
+    mappings = [dict(zip(keys, row[2:], strict=True)) for row in ROWS[:3]] + [{"e": "only e"}]
+    tuples = [row[2:] for row in ROWS[:3]] + [(None, None, "only e", None)]
+    lead = layout.leading((7, 8))
+    assert lead == CopyLayout(("int8", "int4")).leading((7, 8))
+    assert layout.rows_after(lead, 2, mappings, keys) == layout.rows((7, 8), tuples)
+    assert layout.rows_after(lead, 2, []) == b""
+    with pytest.raises(ValueError):
+        layout.rows_after(lead, 2, mappings, keys[:3])
+    with pytest.raises(ValueError):
+        layout.leading(range(7))
+
+
 def test_recurring_texts_encode_as_fresh_ones(monkeypatch):
     from fhir_server.storage import copy_binary
 
