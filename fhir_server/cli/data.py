@@ -1,6 +1,6 @@
 """`fhir-server import` and `fhir-server demo`: loading data in bulk.
 
-    fhir-server import PATH... [--batch-size 1000] [--workers N] [--restart] [--rejects FILE]
+    fhir-server import PATH... [--batch-size 2500] [--workers N] [--restart] [--rejects FILE]
     fhir-server demo [--patients 100] [--seed 7] [--out DIR]
 
 Both run the importer (`fhir_server.importer`) against the configured database: the same validation,
@@ -67,10 +67,11 @@ class _Rejects:
             self._handle.close()
 
 
-def run_import(paths: list[Path], *, batch_size: int, workers: int, restart: bool, rejects_path: Path | None,
+def run_import(paths: list[Path], *, batch_size: int | None, workers: int, restart: bool, rejects_path: Path | None,
                show_progress: bool, timeline: Path | None = None, scope: str = "cli") -> None:
     """Load `paths` into the configured database and print a report (shared by `import` and `demo`)."""
     from fhir_server.importer import Importer, SourceError, find_sources, staging_pool
+    from fhir_server.importer.loader import BATCH_SIZE
 
     settings = load_settings()
     asyncio.run(prepare(settings))
@@ -96,7 +97,7 @@ def run_import(paths: list[Path], *, batch_size: int, workers: int, restart: boo
             principal = Principal(subject="fhir-server import", role="system", scopes=frozenset({"system/*.write"}),
                                   unrestricted=True)
             importer = Importer(resources, Positions(runtime.store), RequestContext(principal, settings.base_url),
-                                batch_size=batch_size, executor=pool, workers=workers, scope=scope)
+                                batch_size=batch_size or BATCH_SIZE, executor=pool, workers=workers, scope=scope)
             total = sum(source.size for source in sources)
             timeline_handle = timeline.open("w", buffering=1) if timeline is not None else None
             with click.progressbar(length=max(total, 1), label=f"importing {len(sources)} file(s)", file=sys.stderr,
@@ -134,8 +135,8 @@ def _default_workers() -> int:
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 20000),
-              help="Resources per transaction.")
+@click.option("--batch-size", default=None, type=click.IntRange(1, 20000),
+              help="Resources per transaction (default: the importer's, 2500).")
 @click.option("--workers", default=None, type=click.IntRange(0, 64),
               help="Processes validating and indexing ahead of the writer (0: none). Default: one per CPU.")
 @click.option("--restart", is_flag=True, help="Ignore checkpoints: load every file from its start.")
@@ -143,7 +144,7 @@ def _default_workers() -> int:
               help="Where rejected records go (NDJSON). Default: import-rejects-<time>.ndjson in the data dir.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
-def import_command(paths: tuple[Path, ...], batch_size: int, workers: int | None, restart: bool,
+def import_command(paths: tuple[Path, ...], batch_size: int | None, workers: int | None, restart: bool,
                    rejects_path: Path | None, progress: bool, timeline: Path | None) -> None:
     """Load NDJSON files, directories of them, and Bundle JSON files.
 
@@ -177,5 +178,5 @@ def demo(patients: int, seed: int, out: Path | None, workers: int | None, progre
     counts = generate(target, patients=patients, seed=seed)
     click.echo(f"generated {sum(counts.values()):,} resources in {target}: "
                + ", ".join(f"{count:,} {name}" for name, count in counts.items()))
-    run_import([target], batch_size=1000, workers=_default_workers() if workers is None else workers, restart=False,
+    run_import([target], batch_size=None, workers=_default_workers() if workers is None else workers, restart=False,
                rejects_path=None, show_progress=progress, scope="demo")

@@ -2,7 +2,7 @@
 atomically with their checkpoints (`fhir-server import`, `fhir-server demo`, `POST /fhir/$import`).
 
     sources = find_sources(["export/"])
-    report = await Importer(resources, Positions(store), ctx, batch_size=1000).run(sources)
+    report = await Importer(resources, Positions(store), ctx).run(sources)
 
 The writes carry `RequestContext.bulk_load`, so change subscribers that do follow-up work per resource
 (the AI pipeline) can tell a bulk load from clinical writes.
