@@ -18,6 +18,9 @@ SQLite: a temporary data directory):
 3. With `--drift-resources`, a larger NDJSON import (PostgreSQL) for the first/last 10% comparison.
    The cluster's `shared_buffers` is printed with it: an import slows as its indexes outgrow it.
 
+The machine's speed at the start and the end (`cpu_floor`: 20 million Python additions on one core)
+is printed too: on a shared VM it moves the rates by a third from one hour to the next.
+
 Prints a table and one JSON line (BENCH_SUMMARY) with every figure.
 """
 
@@ -258,6 +261,16 @@ async def shared_buffers(url: str) -> str:
         await conn.close()
 
 
+def cpu_floor() -> float:
+    """Seconds one core takes for 20 million Python additions: this machine's speed at the moment.
+    A shared VM's varies by a third from one hour to the next, and the rates the bench prints with it."""
+    started = time.process_time()
+    total = 0
+    for number in range(20_000_000):
+        total += number
+    return round(time.process_time() - started, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--admin-url", default=os.environ.get("FHIR_TEST_POSTGRES_URL",
@@ -279,7 +292,8 @@ def main() -> None:
     counts = generate(data, patients=max(1, args.resources // RESOURCES_PER_PATIENT), seed=args.seed, mixed=True)
     print(f"generated {sum(counts.values()):,} resources ({os.cpu_count()} CPUs)", flush=True)
     summary: dict[str, object] = {"resources": sum(counts.values()), "cpus": os.cpu_count(),
-                                  "load_average_at_start": os.getloadavg()[0]}
+                                  "load_average_at_start": os.getloadavg()[0], "cpu_floor_seconds_at_start": cpu_floor()}
+    print(f"CPU floor (20M additions, one core): {summary['cpu_floor_seconds_at_start']} s", flush=True)
     if "postgresql" in args.backends.split(","):
         summary["postgresql_shared_buffers"] = asyncio.run(shared_buffers(args.admin_url))
         print(f"PostgreSQL shared_buffers: {summary['postgresql_shared_buffers']}", flush=True)
@@ -312,6 +326,8 @@ def main() -> None:
                 database.env, big, args.import_workers, scratch, database.name if backend == "postgresql" else None)}
         print(f"{backend}: large import {json.dumps(result)}", flush=True)
     summary["load_average_at_end"] = os.getloadavg()[0]
+    summary["cpu_floor_seconds_at_end"] = cpu_floor()
+    print(f"CPU floor at the end: {summary['cpu_floor_seconds_at_end']} s", flush=True)
     subprocess.run(["rm", "-rf", str(scratch)], check=False)
     print("BENCH_SUMMARY " + json.dumps(summary))
 
