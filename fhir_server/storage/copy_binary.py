@@ -128,7 +128,7 @@ class CopyLayout:
         self._tails: dict[tuple[int, tuple[str, ...] | None], Any] = {}
 
     def row(self, values: Sequence[Any]) -> bytes:
-        return self.rows(values, ((),))
+        return self.rows_after(b"", 0, (values,))
 
     def leading(self, values: Sequence[Any]) -> bytes:
         """The first `len(values)` columns encoded, for `rows_after` (layouts whose first columns
