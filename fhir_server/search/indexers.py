@@ -288,8 +288,9 @@ def may_index(kind: str, type_name: str) -> bool:
 
 class IndexOnce:
     """`INDEXERS[kind](values)` for the expressions of one resource, each of its JSON objects indexed
-    once per kind and type: several parameters read the same element (an Observation's valueQuantity
-    is read by value-quantity, combo-value-quantity and two composites; its code by four parameters).
+    once per kind and type: several parameters read the same element (a component's valueQuantity is
+    read by component-value-quantity and component-code-value-quantity; a subject by subject and
+    patient).
 
     Keyed by the object's identity, and keeping the object, so that the key cannot be reused by
     another; the columns are shared, so callers copy them into their rows."""
