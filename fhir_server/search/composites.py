@@ -20,12 +20,11 @@ from typing import Any
 from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
 from fhir_server.search.indexers import IndexOnce
 from fhir_server.search.paths import PathFunction, Typed, compile_path, compile_relative, leading_keys
-from fhir_server.search.registry import SearchParam, SearchRegistry, split_union
+from fhir_server.search.registry import RESOURCE_ROOT, SearchParam, SearchRegistry, split_union
 
-__all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code", "may_have_rows"]
+__all__ = ["CompositePlan", "compile_composite", "composite_rows", "component_code"]
 
 Component = Callable[[Any, dict[str, Any]], list[Typed]]
-_RESOURCE = "%resource."
 
 
 def component_code(code: str, index: int) -> str:
@@ -86,7 +85,7 @@ def _component_keys(resource_type: str, expression: str) -> frozenset[str] | Non
     return frozenset(keys)
 
 
-def may_have_rows(plan: CompositePlan, resource: dict[str, Any]) -> bool:
+def _possible(plan: CompositePlan, resource: dict[str, Any]) -> bool:
     """False when the resource lacks what every element of the composite needs (most resources of a
     type have no rows of most of its composites; this is asked of each)."""
     if plan.needs is None:
@@ -105,8 +104,8 @@ def _component_parts(resource_type: str, owner: str,
     """The union parts of a component that compile: (rooted at the resource, the path, its walker).
     `%resource.x` parts read the resource, the others the element (of type `owner`)."""
     for part in split_union(expression):
-        if part.startswith(_RESOURCE):
-            rooted = f"{resource_type}.{part[len(_RESOURCE):]}"
+        if part.startswith(RESOURCE_ROOT):
+            rooted = f"{resource_type}.{part.removeprefix(RESOURCE_ROOT)}"
             if (path := compile_path(resource_type, rooted)) is not None:
                 yield True, rooted, path
         elif (relative := compile_relative(owner, part)) is not None:
@@ -126,12 +125,14 @@ def _component(resource_type: str, owner: str, expression: str) -> Component | N
 
 
 def composite_rows(plan: CompositePlan, resource: dict[str, Any],
-                   indexed: IndexOnce | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+                   indexed: IndexOnce | None = None) -> list[tuple[str, str, dict[str, Any]]]:
     """(index kind, param, columns) of every component of every element having all its components
-    (`indexed`: the resource's `IndexOnce`, shared with its other parameters)."""
+    (`indexed`: the resource's `IndexOnce`, shared with its other parameters). A list, not a
+    generator: asked of every composite of every resource written, it usually has none."""
+    if not _possible(plan, resource):
+        return []
     indexed = indexed or IndexOnce()
-    if not may_have_rows(plan, resource):
-        return
+    found_rows: list[tuple[str, str, dict[str, Any]]] = []
     for number, (element, owner) in enumerate(plan.elements(resource)):
         if not owner or not isinstance(element, dict):
             continue
@@ -145,4 +146,5 @@ def composite_rows(plan: CompositePlan, resource: dict[str, Any],
                 break
             code = component_code(plan.code, index)
             rows.extend((row_kind, code, {**columns, "element": number}) for row_kind, columns in found)
-        yield from rows
+        found_rows.extend(rows)
+    return found_rows

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows, may_have_rows
+from fhir_server.search.composites import CompositePlan, compile_composite, composite_rows
 from fhir_server.search.content import content_rows
 from fhir_server.search.expressions import Evaluator, compile_expression, expression_keys
 from fhir_server.search.indexers import INDEXERS, IndexOnce
@@ -126,8 +126,6 @@ def extract(registry: SearchRegistry, resource: dict[str, Any]) -> IndexRows:
                 seen.add(key)
             rows[kind].append({"res_type": resource_type, "param": step.code + suffix, **columns})
     for composite in plan.composites:
-        if not may_have_rows(composite, resource):
-            continue
         seen = set()
         for kind, code, columns in composite_rows(composite, resource, index):
             key = (kind, code, *columns.values())

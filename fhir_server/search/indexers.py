@@ -278,13 +278,13 @@ INDEXERS: dict[str, Callable[[list[Typed]], Indexed]] = {
 }
 
 
-
 def may_index(kind: str, type_name: str) -> bool:
     """False when a value of FHIR type `type_name` never gives a `kind` row (a SampledData no quantity
     row); True when it may."""
     if kind == "quantity":
         return type_name in ("Range", "Money") or is_subtype(type_name, "Quantity")
     return True
+
 
 class IndexOnce:
     """`INDEXERS[kind](values)` for the expressions of one resource, each of its JSON objects indexed

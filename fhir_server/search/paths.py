@@ -165,81 +165,86 @@ def leading_keys(owner: str, expression: str, *, rooted: bool = True) -> frozens
         if segments[0] != owner:
             return None
         segments = segments[1:]
-    if not segments or not _FIELD.fullmatch(segments[0]) or _compile_steps(owner, segments) is None:
+    planned = _walk_plan(owner, segments)
+    if planned is None or not planned[0] or not isinstance(planned[0][0], dict):
         return None
-    table = _child_table({owner}, segments[0])
-    if not table:
-        return None
-    pairs = table[owner]
-    if len(segments) > 1 and (cast := _CAST_CALL.fullmatch(segments[1])):
-        pairs = tuple((key, kind) for key, kind in pairs if is_subtype(kind, cast[1]))  # value.as(Quantity)
-    return frozenset(key for key, _ in pairs)
+    return frozenset(key for pairs in planned[0][0].values() for key, _ in pairs)
 
 
 def selection(resource_type: str, expression: str) -> tuple[tuple[Any, ...], frozenset[str]] | None:
     """What a fast-path expression rooted at `resource_type` selects, comparable across spellings
     (`(Observation.value as Quantity)` and `Observation.value.as(Quantity)` give the same): its steps,
-    a field as the (owner, key, type) it reads once the casts after it are applied, a filter as its
-    text; and the types of the values it gives. None when it is not a fast-path expression."""
+    a field as the (owner, key, type) it reads once the casts after it are applied; and the types of
+    the values it gives. None when it is not a fast-path expression."""
     segments = _segments(expression)
     if not segments or segments[0] != resource_type:
         return None
-    steps: list[Any] = []
-    owners = {resource_type}
-    for segment in segments[1:]:
+    planned = _walk_plan(resource_type, segments[1:])
+    if planned is None:
+        return None
+    steps, owners = planned
+    return tuple(frozenset((owner, key, kind) for owner, pairs in step.items() for key, kind in pairs)
+                 if isinstance(step, dict) else step for step in steps), frozenset(owners)
+
+
+# a step of a fast-path walk: a field read, as the (key, type) pairs it reads per owner type, or a
+# test of the values: ("as", type), ("resolve", type), ("equals", key, literal)
+_Table = dict[str, tuple[tuple[str, str], ...]]
+_PlannedStep = _Table | tuple[str, ...]
+
+
+def _walk_plan(owner: str, segments: list[str]) -> tuple[list[_PlannedStep], set[str]] | None:
+    """The steps of a walk from an `owner` element and the types of the values it gives; None when
+    a segment is not a fast-path one or selects nothing."""
+    owners = {owner}
+    steps: list[_PlannedStep] = []
+    for segment in segments:
         if _FIELD.fullmatch(segment):
             table = _child_table(owners, segment)
             if table is None:
                 return None
-            steps.append(frozenset((owner, key, kind) for owner, pairs in table.items() for key, kind in pairs))
-        elif (match := _CAST_CALL.fullmatch(segment)) and steps and isinstance(steps[-1], frozenset):
-            steps[-1] = frozenset(read for read in steps[-1] if is_subtype(read[2], match[1]))
-            if not steps[-1]:
-                return None
-        elif _RESOLVE_IS.fullmatch(segment) or _EQUALS.fullmatch(segment):
-            steps.append("".join(segment.split()))
-            continue
-        else:
-            return None
-        owners = {kind for _, _, kind in steps[-1]}
-    return tuple(steps), frozenset(owners)
-
-
-def _compile_steps(resource_type: str, steps: list[str]) -> PathFunction | None:
-    owners = {resource_type}
-    ops: list[_Op] = []
-    table: dict[str, tuple[tuple[str, str], ...]] | None = None  # the last op's, when it reads a field
-    for segment in steps:
-        if _FIELD.fullmatch(segment):
-            table = _child_table(owners, segment)
-            if table is None:
-                return None
-            ops.append(_field_op(table))
-            owners = {kind for pairs in table.values() for _, kind in pairs}
-            continue
-        if (match := _CAST_CALL.fullmatch(segment)) and table is not None:
+            steps.append(table)
+        elif (match := _CAST_CALL.fullmatch(segment)) and steps and isinstance(steps[-1], dict):
             # a cast of a field read: read only the keys of the cast's types (`value.as(Quantity)`:
             # valueQuantity, not each of the eleven `value[x]` keys and then a filter)
-            table = {owner: kept for owner, pairs in table.items()
+            table = {kind: kept for kind, pairs in steps[-1].items()
                      if (kept := tuple(pair for pair in pairs if is_subtype(pair[1], match[1])))}
             if not table:
                 return None
-            ops[-1] = _field_op(table)
-            owners = {kind for pairs in table.values() for _, kind in pairs}
-            continue
-        table = None
-        if match := _CAST_CALL.fullmatch(segment):
-            cast = match[1]
-            ops.append(_cast_op(cast))
-            owners = {kind for kind in owners if is_subtype(kind, cast)}
+            steps[-1] = table
+        elif match:
+            owners = {kind for kind in owners if is_subtype(kind, match[1])}
             if not owners:
                 return None
+            steps.append(("as", match[1]))
+            continue
         elif match := _RESOLVE_IS.fullmatch(segment):
-            ops.append(_resolve_is_op(match[1]))
+            steps.append(("resolve", match[1]))
+            continue
         elif match := _EQUALS.fullmatch(segment):
-            ops.append(_equals_op(match[1], match[2]))
+            steps.append(("equals", match[1], match[2]))
+            continue
         else:
             return None
+        owners = {kind for pairs in steps[-1].values() for _, kind in pairs}  # type: ignore[union-attr]
+    return steps, owners
+
+
+def _op(step: _PlannedStep) -> _Op:
+    if isinstance(step, dict):
+        return _field_op(step)
+    if step[0] == "as":
+        return _cast_op(step[1])
+    if step[0] == "resolve":
+        return _resolve_is_op(step[1])
+    return _equals_op(step[1], step[2])
+
+
+def _compile_steps(resource_type: str, steps: list[str]) -> PathFunction | None:
+    planned = _walk_plan(resource_type, steps)
+    if planned is None:
+        return None
+    ops = [_op(step) for step in planned[0]]
 
     def walk(resource: dict[str, Any]) -> list[Typed]:
         nodes: list[Typed] = [(resource, resource_type)]

@@ -17,7 +17,8 @@ from fhir_server.errors import BadRequest
 from fhir_server.search.model import is_resource_type, resource_types
 from fhir_server.search.paths import selection
 
-__all__ = ["SearchParam", "Component", "SearchRegistry", "PARAM_TYPES", "split_union", "expression_root"]
+__all__ = ["SearchParam", "Component", "SearchRegistry", "PARAM_TYPES", "RESOURCE_ROOT", "split_union",
+           "expression_root"]
 
 PARAM_TYPES = frozenset({"number", "date", "string", "token", "reference", "composite", "quantity", "uri", "special"})
 
@@ -89,7 +90,8 @@ def split_union(expression: str) -> list[str]:
     return [part for part in parts if part]
 
 
-_RESOURCE = "%resource."
+# how a composite's component reads the resource rather than the element (`%resource.referenceSeq`)
+RESOURCE_ROOT = "%resource."
 
 
 @lru_cache(maxsize=4096)
@@ -112,8 +114,7 @@ def _indexed_selection(resource_type: str, expression: str, kind: str) -> frozen
 def _rooted(resource_type: str, component: str) -> str:
     """A component's expression relative to the resource (`value.as(Quantity)` →
     `Observation.value.as(Quantity)`; `%resource.x` → `Observation.x`)."""
-    return " | ".join(f"{resource_type}.{part[len(_RESOURCE):] if part.startswith(_RESOURCE) else part}"
-                      for part in split_union(component))
+    return " | ".join(f"{resource_type}.{part.removeprefix(RESOURCE_ROOT)}" for part in split_union(component))
 
 
 def _part_set(expression: str) -> frozenset[str]:
@@ -254,20 +255,22 @@ class SearchRegistry:
         if known is not None and known[0] == self.generation:
             return known[1]
         params = self._params.get(resource_type, {})
+        unions = {code: sources for code, param in params.items() if (sources := self._union_sources(param, params))}
+        # parameters with rows of their own, the only ones a composite can be made of
+        plain = [param for code, param in params.items() if code not in unions]
         view = dict(params)
         for code, param in params.items():
-            if (found := self._component_sources(param, params)):
+            if (found := self._component_sources(param, plain)):
                 view[code] = replace(param, component_params=found)
-        for code, param in params.items():
-            if (sources := self._union_sources(param, params)):
-                view[code] = replace(param, union_of=tuple(view[source.code] for source in sources))
+        for code, sources in unions.items():
+            view[code] = replace(view[code], union_of=tuple(view[source.code] for source in sources))
         self._views[resource_type] = (self.generation, view)
         return view
 
-    def _component_sources(self, param: SearchParam, params: Mapping[str, SearchParam]) -> tuple[SearchParam, ...]:
-        """For a composite whose element is the resource itself: per component, the plain parameter of
-        the component's type selecting the same values (the one the component's definition names
-        first); () unless every component has one."""
+    def _component_sources(self, param: SearchParam, plain: list[SearchParam]) -> tuple[SearchParam, ...]:
+        """For a composite whose element is the resource itself: per component, the parameter of
+        `plain` of the component's type selecting the same values (the one the component's definition
+        names first); () unless every component has one."""
         if param.type != "composite" or param.expression is None or param.expression.strip() != param.resource_type:
             return ()
         kinds = self.component_types(param)
@@ -276,11 +279,12 @@ class SearchRegistry:
         found = []
         for kind, component in zip(kinds, param.components, strict=True):
             wanted = _indexed_selection(param.resource_type, _rooted(param.resource_type, component.expression), kind)
+            if not wanted:
+                return ()
             same = sorted(
-                (other for other in params.values() if other.type == kind and other.expression is not None
-                 and not other.on_resource_table and wanted
-                 and _indexed_selection(other.resource_type, other.expression, kind) == wanted
-                 and not self._union_sources(other, params)),
+                (other for other in plain if other.type == kind and other.expression is not None
+                 and not other.on_resource_table
+                 and _indexed_selection(other.resource_type, other.expression, kind) == wanted),
                 key=lambda other: (other.url != component.definition, other.code))
             if not same:
                 return ()
