@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,14 +33,13 @@ from fhir_server.config import Settings
 from fhir_server.context import DEV_PRINCIPAL, Principal
 from fhir_server.embedded import embedded_components
 from fhir_server.errors import ServiceUnavailable
+from fhir_server.long_lived import freeze_startup_heap
 from fhir_server.security import encounter_picker, patient_picker, supervised_patients
 from fhir_server.services.access import AccessGuard
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("fhir_server")
-# whether this process has frozen what its first app loaded out of the collector (see `lifespan`)
-_frozen = False
 PURGE_SECONDS = 3600.0
 
 
@@ -131,16 +129,7 @@ def create_app(settings: Settings) -> Starlette:
         except BaseException:
             await runtime.close()
             raise
-        # the definitions, validators and search plans loaded at start are long-lived: keep them out
-        # of the collector's full passes, which otherwise stall requests for tens of milliseconds.
-        # Once per process: an app started after another (as the test suite does) must leave its
-        # runtime to the collector when it stops, and unfreezing would put the definitions back
-        # into every full pass
-        global _frozen
-        if not _frozen:
-            gc.collect()
-            gc.freeze()
-            _frozen = True
+        freeze_startup_heap()
         app.state.runtime = runtime
         app.state.auth = holder["auth"]
         purger = asyncio.create_task(_purge_periodically(holder["auth"]))

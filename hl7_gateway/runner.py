@@ -17,6 +17,7 @@ from collections.abc import Callable
 from fhir_server.background import stop
 from fhir_server.bootstrap import Runtime
 from fhir_server.context import Principal
+from fhir_server.long_lived import freeze_startup_heap
 from fhir_server.storage.inbox import InboxStore
 from fhir_server.wiring import build_validator
 from hl7_gateway.db_inbox import DatabaseInbox
@@ -63,6 +64,7 @@ async def serve(runtime: Runtime, *, host: str, port: int, ssl: ssl_module.SSLCo
     recovered = await gateway.recover(max_attempts=retry.max_attempts)
     if recovered:
         log.info("HL7 gateway: finished %d message(s) left unfinished by the previous run", recovered)
+    freeze_startup_heap()
     retrying = asyncio.create_task(retry_forever(gateway, retry), name="hl7-retry")
     try:
         async with MLLPServer(gateway.handle, host=host, port=port, ssl=ssl, max_frame_bytes=max_frame_bytes,

@@ -20,6 +20,7 @@ import click
 import orjson
 
 from fhir_server.cli.common import fail, load_settings, prepare
+from fhir_server.long_lived import freeze_startup_heap, run_service
 
 __all__ = ["import_command", "demo"]
 
@@ -90,6 +91,7 @@ def run_import(paths: list[Path], *, batch_size: int | None, workers: int, resta
         from fhir_server.storage.positions import Positions
 
         runtime = await start_runtime(settings)
+        freeze_startup_heap()  # before the staging processes fork: they share these pages
         pool = None
         try:
             resources = runtime.services.resources
@@ -115,7 +117,7 @@ def run_import(paths: list[Path], *, batch_size: int | None, workers: int, resta
             await runtime.close()
 
     try:
-        report = asyncio.run(run())
+        report = run_service(run())
     finally:
         rejects.close()
     rate = report.written / max(report.seconds, 1e-6)

@@ -8,6 +8,7 @@ import signal
 import click
 
 from fhir_server.cli.common import load_settings, prepare
+from fhir_server.long_lived import freeze_startup_heap, run_service
 
 __all__ = ["worker"]
 
@@ -23,6 +24,7 @@ def worker(slots: int) -> None:
 
     async def run() -> None:
         runtime = await start_runtime(settings)
+        freeze_startup_heap()
         job_worker = runtime.worker(slots=slots)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -36,4 +38,4 @@ def worker(slots: int) -> None:
         finally:
             await runtime.close()
 
-    asyncio.run(run())
+    run_service(run())

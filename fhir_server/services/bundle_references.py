@@ -74,20 +74,28 @@ class Identities:
         return tuple((name, ",".join(self.urls.get(part, part) for part in value.split(",")))
                      for name, value in criteria)
 
-    def rewrite(self, value: Any, key: str | None = None) -> Any:
-        """`value` with every known URL replaced; untouched parts are shared, not copied."""
+    def rewrite(self, value: Any, unknown: list[str] | None = None) -> Any:
+        """`value` with every known URL replaced; untouched parts are shared, not copied. `unknown`, when
+        given, gets each `Reference.reference` that no known URL replaced (conditional references yet to
+        resolve, temporary ids no entry has), found in the same walk."""
+        return self._rewrite(value, None, unknown)
+
+    def _rewrite(self, value: Any, key: str | None, unknown: list[str] | None) -> Any:
         if isinstance(value, str):
             if key == "reference":
-                found = self.references.get(value)
+                found = self.references.get(value) or self.urls.get(value)
                 if found is not None:
                     return found
+                if unknown is not None:
+                    unknown.append(value)
+                return value
             if key == "div" and self.urls:
                 return _NARRATIVE_URL.sub(lambda m: m[1] + self.urls.get(m[2], m[2]) + m[3], value)
             return self.urls.get(value, value)
         if isinstance(value, dict):
             changed: dict[str, Any] | None = None
             for item_key, item in value.items():
-                new = self.rewrite(item, item_key)
+                new = self._rewrite(item, item_key, unknown)
                 if new is not item:
                     if changed is None:
                         changed = dict(value)
@@ -96,7 +104,7 @@ class Identities:
         if isinstance(value, list):
             items: list[Any] | None = None
             for position, item in enumerate(value):
-                new = self.rewrite(item, key)
+                new = self._rewrite(item, key, unknown)
                 if new is not item:
                     if items is None:
                         items = list(value)

@@ -53,6 +53,8 @@ def plan_transaction(resources: ResourceService, entries: list[BundleEntry], pre
         elif entry.method in ("POST", "PUT", "PATCH") and entry.full_url and bind_full_urls:
             waiting = True
     staged = dict(prepared)
+    if waiting:  # every resource may refer to a conditional entry: all are rewritten inside the transaction
+        return Plan(assigned, staged)
     for entry in entries:
         target = assigned.get(entry.index) or (entry.res_id if entry.method == "PUT" else None)
         if target is None or entry.index not in prepared:
@@ -60,10 +62,10 @@ def plan_transaction(resources: ResourceService, entries: list[BundleEntry], pre
         references = list(references_in(prepared[entry.index].content()))
         if bind_full_urls:
             dangling = sorted(ref for ref in references if is_temporary(ref) and ref not in identities.urls)
-            if dangling and not waiting:
+            if dangling:
                 raise at_entry(BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction "
                                           "(no fullUrl is that URL)"), entry.index, entry.res_type)
-        if waiting or any(is_conditional_reference(ref) for ref in references):
+        if any(is_conditional_reference(ref) for ref in references):
             continue
         resource = identities.rewrite(prepared[entry.index].content()) if identities else prepared[entry.index].content()
         staged[entry.index] = Prepared(entry.res_type, resource, prepared[entry.index].issues,

@@ -29,7 +29,6 @@ from fhir_server.services.bundle_references import (
     Identities,
     is_conditional_reference,
     is_temporary,
-    references_in,
 )
 from fhir_server.services.bundle_response import EntryOutcome, written
 from fhir_server.services.outcome import ResourceVersion
@@ -233,18 +232,18 @@ class TransactionRun:
         if prepared.staged is not None:
             return prepared  # rewritten and staged before the transaction opened
         resource = prepared.content()
-        references = list(references_in(resource))
-        for reference in sorted({ref for ref in references if is_conditional_reference(ref)}):
-            if reference not in self.ids.references:
+        unknown: list[str] = []
+        rewritten = self.ids.rewrite(resource, unknown)  # the common case: one walk finds and replaces
+        conditional = sorted({ref for ref in unknown if is_conditional_reference(ref)})
+        if conditional:
+            for reference in conditional:
                 self.ids.references[reference] = await self._conditional_reference(reference)
+            rewritten = self.ids.rewrite(resource)
         if self.bind_full_urls:
-            dangling = sorted(ref for ref in references if is_temporary(ref) and ref not in self.ids.urls)
+            dangling = sorted(ref for ref in unknown if is_temporary(ref) and ref not in self.ids.urls)
             if dangling:
                 raise BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction (no fullUrl "
                                  "is that URL)", code="invalid")
-        if not self.ids:
-            return prepared
-        rewritten = self.ids.rewrite(resource)
         if rewritten is resource:
             return prepared
         return Prepared(prepared.res_type, rewritten, prepared.issues)
