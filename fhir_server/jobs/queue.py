@@ -102,7 +102,7 @@ class JobQueue:
         pk = await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now + int(delay_seconds * SECOND),
                                   dedupe_key, now)
         if delay_seconds <= 0:
-            tx.on_commit(f"wake:{kind}", self.wakeups.committed(kind))
+            self.wakeups.signal_on_commit(tx, kind)
         return pk
 
     async def coalesce(self, tx: Tx, kind: str, key: str, payload: dict[str, Any], *, extend: str) -> int:
@@ -124,7 +124,7 @@ class JobQueue:
                                                 now, extend)
             if not inserted:
                 return int(pk)
-        tx.on_commit(f"wake:{kind}", self.wakeups.committed(kind))
+        self.wakeups.signal_on_commit(tx, kind)
         return int(pk)
 
     async def claim(self, worker_id: str, kinds: list[str]) -> Job | None:

@@ -3,14 +3,16 @@
 A job is queued in the transaction of the write that causes it, so a worker must look for it only
 once that transaction has committed (and not at all if it rolls back):
 
-The enqueue asks its transaction for a wake-up after commit (`Tx.on_commit`, once per kind per
+The enqueue asks its transaction for a wake-up after commit (`signal_on_commit`, once per kind per
 transaction), so a rollback wakes nobody and the signal never slows the commit itself:
 
-- PostgreSQL: `pg_notify('fhir_jobs', kind)` on the committed connection, to every listening process,
-  this one included. (Sent inside the enqueuing transaction instead, it would make every such
-  commit take PostgreSQL's notify lock through its WAL flush, one at a time.) Each process LISTENs
-  on one connection taken from its pool while a worker runs in it.
-- SQLite (the embedded default, one process): the waiting workers' events in this process are set.
+- PostgreSQL: `pg_notify('fhir_jobs', kind)` to every listening process, this one included, sent with
+  the COMMIT in its round trip and run after it (`Tx.notify_on_commit`). (Run inside the enqueuing
+  transaction instead, it would make every such commit take PostgreSQL's notify lock through its
+  WAL flush, one at a time.) Each process LISTENs on one connection taken from its pool while a
+  worker runs in it.
+- SQLite (the embedded default, one process): the waiting workers' events in this process are set,
+  after the commit (`Tx.on_commit`).
 
 Polling stays the fallback: a worker in another process on SQLite, a LISTEN connection that was lost,
 delayed retries (`run_after`) and expired leases are all found at the next poll.
@@ -26,12 +28,11 @@ from typing import Any
 
 from fhir_server.background import stop
 from fhir_server.storage.driver import Driver
-from fhir_server.storage.repository import AfterCommit, ResourceStore
+from fhir_server.storage.repository import AfterCommit, ResourceStore, Tx
 
 __all__ = ["CHANNEL", "Wakeups"]
 
 CHANNEL = "fhir_jobs"
-_NOTIFY = f"SELECT pg_notify('{CHANNEL}', $1)"
 RECONNECT_SECONDS = 1.0
 
 log = logging.getLogger("fhir_server.worker")
@@ -52,13 +53,16 @@ class Wakeups:
         """Whether the signal travels through the database (PostgreSQL NOTIFY) rather than this process."""
         return not self.store.is_sqlite
 
-    def committed(self, kind: str) -> AfterCommit:
-        """The after-commit callback of a transaction that queued a job of `kind`."""
-        async def wake(db: Driver) -> None:
-            if self.in_database:
-                await db.execute(_NOTIFY, kind)
-            else:
-                self._wake(kind)
+    def signal_on_commit(self, tx: Tx, kind: str) -> None:
+        """Wake the workers of `kind` once `tx`, which queued a job of it, has committed."""
+        if self.in_database:
+            tx.notify_on_commit(CHANNEL, kind)
+        else:
+            tx.on_commit(f"wake:{kind}", self._committed(kind))
+
+    def _committed(self, kind: str) -> AfterCommit:
+        async def wake(_db: Driver) -> None:
+            self._wake(kind)
 
         return wake
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -83,18 +84,28 @@ class Tx:
     `ResourceStore.write`); its first search switches the rest of it to plans made for the values.
     `locked`: the keys of the advisory locks it holds (taken once, kept until it ends).
     `after_commit`: callbacks run once the transaction has committed (never after a rollback), by
-    key so that a transaction asks for each at most once; see `on_commit`."""
+    key so that a transaction asks for each at most once; see `on_commit`.
+    `notices`: the (channel, payload) pairs PostgreSQL notifies once it has committed; see `notify_on_commit`."""
 
     db: Driver
     dialect: Any
     generic_plans: bool = False
     locked: set[str] = field(default_factory=set)
     after_commit: dict[str, AfterCommit] = field(default_factory=dict)
+    notices: dict[tuple[str, str], None] = field(default_factory=dict)
 
     def on_commit(self, key: str, callback: AfterCommit) -> None:
         """Run `callback(db)` on this connection after the commit (once per `key`): for signals that must
         not be seen before the data is, and must not slow the commit itself."""
         self.after_commit.setdefault(key, callback)
+
+    def notify_on_commit(self, channel: str, payload: str) -> None:
+        """PostgreSQL: `pg_notify(channel, payload)` once the transaction has committed (once per pair),
+        sent with the COMMIT in its round trip and run as a transaction of its own after it: never seen
+        if the commit fails, and not holding the notify lock through the commit's WAL flush."""
+        if not (_NOTICE_TEXT.fullmatch(channel) and _NOTICE_TEXT.fullmatch(payload)):
+            raise ValueError(f"a notification's channel and payload are plain names, not {channel!r}, {payload!r}")
+        self.notices.setdefault((channel, payload))
 
     async def select(self, statement: Any) -> list[dict[str, Any]]:
         sql, params = compile_for(statement, self.dialect)
@@ -119,6 +130,8 @@ class Tx:
 _BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto"
 _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 SQLITE_BUSY_SECONDS = 30  # the engine's `PRAGMA busy_timeout`
+# what a notification's channel and payload may hold: they are written into the COMMIT's SQL text
+_NOTICE_TEXT = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _CURRENT = "SELECT pk, version_id, last_updated, deleted, body FROM resources WHERE res_type = $1 AND res_id = $2"
 # one version of a resource: through its pk, which leads the versions' unique key (migration 0016)
 VERSION_BY_ID = ("SELECT v.pk, v.resource_pk, v.last_updated, v.deleted, v.method, v.body "
@@ -143,6 +156,11 @@ _INSERT_INDEX = {
           + ", ".join(f"${n}" for n in range(1, len(_INDEX_COLUMNS[kind]) + 3)) + ")"
     for kind, t in SEARCH_INDEX_TABLES.items()
 }
+
+
+def _commit(notices: dict[tuple[str, str], None]) -> str:
+    """COMMIT, then the notifications, as one simple query: a statement after a failed one is not run."""
+    return "COMMIT" + "".join(f"; SELECT pg_notify('{channel}', '{payload}')" for channel, payload in notices)
 
 
 async def _after_commit(tx: Tx) -> None:
@@ -192,7 +210,7 @@ class ResourceStore:
             except BaseException:
                 await _roll_back(raw)
                 raise
-            await db.execute("COMMIT")
+            await db.execute(_commit(tx.notices))
             await _after_commit(tx)
 
     @asynccontextmanager
