@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from hl7_gateway.errors import ErrorLocation, MappingError
@@ -62,6 +63,8 @@ def _offset(zone: str, parts: list[str], tz: tzinfo) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+# a message repeats its times (each OBX's observation time, the order's): each is read once
+@lru_cache(maxsize=1024)
 def to_datetime(text: str, tz: tzinfo) -> str:
     """DTM/TS → FHIR dateTime. A time without offset is read in `tz` (FHIR requires a zone with a time)."""
     parts, fraction, zone = _parse_dtm(text)
@@ -72,6 +75,7 @@ def to_datetime(text: str, tz: tzinfo) -> str:
     return f"{day}T{hour}:{minute}:{second}{fraction if len(parts) > 5 else ''}{_offset(zone, parts, tz)}"
 
 
+@lru_cache(maxsize=1024)
 def to_instant(text: str, tz: tzinfo) -> str | None:
     """DTM → FHIR instant, which needs at least the hour; None for a date alone."""
     parts, _, _ = _parse_dtm(text)
