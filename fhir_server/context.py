@@ -45,6 +45,10 @@ class RequestContext:
     # the write is part of a bulk load (`$import`, `fhir-server import`, demo data): change subscribers
     # that do follow-up work per resource (the AI pipeline's triggers) may leave it alone
     bulk_load: bool = False
+    # the reads go into the transaction of the writes that follow them, with the writes' own events,
+    # instead of a commit of their own after it: for a unit of work whose reads serve only its writes
+    # (an HL7 message's conditional matches), recorded if and only if they are
+    reads_with_writes: bool = False
 
     def full_url(self, res_type: str, res_id: str) -> str:
         return f"{self.base_url}/{res_type}/{res_id}"

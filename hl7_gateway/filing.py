@@ -8,9 +8,10 @@ conditional matches, versioning, indexing, change events) — with one step adde
 `settle(tx, filed)`. `run_in_transaction` reruns the whole unit, `settle` included, on a lost race.
 
 Each message gets its own `RequestContext`, as each HTTP request does: the AuditEvents of the reads
-the filing makes (a conditional create that finds the Patient reads it) collect there and are
-recorded once the transaction has committed, before the ACK, as the HTTP layer records them
-before its response.
+the filing makes (a conditional create that finds the Practitioner reads it) collect there and go
+into the filing's transaction with the events of its writes (`reads_with_writes`): recorded if and
+only if the message is filed, without a commit of their own. What is left (a message that wrote
+nothing new) is recorded once the transaction has committed, before the ACK.
 
 Messages that are filed at the same moment (from several connections) share one transaction
 (`hl7_gateway.group_commit`); each keeps its own context, its own outcome and its own inbox record,
@@ -60,7 +61,7 @@ class BundleFiler:
                                  max_concurrent=max_concurrent, opening=self._lock_all)
 
     async def __call__(self, bundle: dict[str, Any], settle: Settle) -> list[str]:
-        ctx = RequestContext(principal=self.principal, base_url=self.base_url)
+        ctx = RequestContext(principal=self.principal, base_url=self.base_url, reads_with_writes=True)
         kind, entries = read_entries(bundle, base_url=ctx.base_url, max_entries=self.bundles.max_entries)
         if kind != "transaction":
             raise BadRequest(f"the gateway files transaction Bundles, not '{kind}'")

@@ -202,6 +202,8 @@ class AccessGuard:
                         patients=tuple(patients_in(w.res_type, w.res_id, w.body)),
                         network_address=ctx.network_address, server_name=self.server_name)
                   for w in written]
+        if ctx.reads_with_writes and ctx.audit:
+            events[:0], ctx.audit = ctx.audit, []
         await self.audit.record_in(tx, events)
 
     async def unauthenticated(self, method: str, path: str, network_address: str | None) -> None:

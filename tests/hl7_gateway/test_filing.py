@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import func, select
 
+from fhir_server.auth.audit import stored_event
 from fhir_server.context import DEV_PRINCIPAL, RequestContext
 from fhir_server.db.tables import resource_versions
 from hl7_gateway.db_inbox import DatabaseInbox
@@ -166,3 +167,19 @@ async def test_a_replay_that_maps_to_what_is_stored_makes_no_new_versions(runtim
     assert sorted(replayed.outcome.filed) == sorted(delivery.outcome.filed)  # type: ignore[union-attr]
     async with runtime.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(resource_versions))).scalar_one() == before
+
+
+async def test_the_reads_of_a_message_are_recorded_with_its_writes(runtime):
+    gateway = build_gateway(runtime)
+    first = await gateway.deliver(ORIGINAL_MODE, "127.0.0.1:1")
+    assert first.outcome.status == "processed"
+    audit = runtime.audit
+    before_flushes, before = audit.flushes, len(await audit.log.waiting())
+    # the same patient and ordering provider again: the conditional matches read them
+    again = await gateway.deliver(ORIGINAL_MODE.replace(b"20251014154001-425", b"READS1")
+                                  .replace(b"LAB4432", b"LABREADS1"), "127.0.0.1:1")
+    assert again.outcome.status == "processed"
+    events = [stored_event(item) for item in (await audit.log.waiting())[before:]]
+    actions = [event.get("action") for event in events]
+    assert "R" in actions and ("C" in actions or "U" in actions)  # the reads, beside the writes
+    assert audit.flushes == before_flushes  # no commit of their own after the message's
