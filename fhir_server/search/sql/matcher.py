@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Integer, literal, union_all
 
 from fhir_server.db.tables import resources
+from fhir_server.errors import FhirError
 from fhir_server.search.code_sets import CodeSets, resolve_codes
+from fhir_server.search.normalize import truncate
 from fhir_server.search.params import parse_query
 from fhir_server.search.query import ParsedQuery
 from fhir_server.search.registry import SearchRegistry
@@ -26,6 +28,8 @@ from fhir_server.storage.repository import Tx
 
 __all__ = ["SearchMatcher"]
 
+# a value of the shape `_plain_lookup` reads: found as it is, the parameter reads values as they are
+_PROBE = "Probe.System:1|Probe-Code.2"
 # criteria answered by one statement at most: SQLite allows 500 terms in a compound SELECT
 _PER_STATEMENT = 100
 
@@ -35,6 +39,8 @@ class SearchMatcher:
         self.registry = registry
         self.codes = codes
         self.templates = MatchTemplates()
+        # (registry generation, type, name) -> the token parameter `name=system|code` looks up, or None
+        self._lookup_params: dict[tuple[int, str, str], str | None] = {}
 
     async def __call__(self, tx: Tx, res_type: str, criteria: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
         """(pk, id) of the current resources of `res_type` matching `criteria`, in pk order."""
@@ -52,6 +58,10 @@ class SearchMatcher:
         compiled: list[tuple[int, ParsedQuery]] = []
         by_lookup = tx.dialect.name == "postgresql" and len(wanted) > 1
         for n, (res_type, criteria) in enumerate(wanted):
+            key = self._plain_lookup(res_type, criteria) if by_lookup else None
+            if key is not None:
+                looked_up.append((n, key))
+                continue
             query = resolve_codes(parse_query(self.registry, res_type, criteria), self.codes)
             key = lookup_key(query) if by_lookup else None
             if key is not None:
@@ -74,6 +84,28 @@ class SearchMatcher:
             for row in await tx.select(union_all(*part) if len(part) > 1 else part[0]):
                 found[row["n"]].append((row["pk"], row["res_id"]))
         return [sorted(matches) for matches in found]
+
+
+    def _plain_lookup(self, res_type: str, criteria: Sequence[tuple[str, str]]) -> LookupKey | None:
+        """The lookup key of a lone `name=system|code` whose value needs no unescaping, without parsing
+        the criteria: whether `name` is a token parameter that `lookup_key` looks up is learnt once
+        per registry generation, by parsing a value of that shape (the commonest criteria of a feed,
+        a business identifier, are then read in a few string operations)."""
+        if len(criteria) != 1:
+            return None
+        name, value = criteria[0]
+        system, _, code = value.partition("|")
+        if not (system and code) or "|" in code or "\\" in value or "," in value or value != value.strip():
+            return None
+        known = (self.registry.generation, res_type, name)
+        if known not in self._lookup_params:
+            try:
+                probe = lookup_key(resolve_codes(parse_query(self.registry, res_type, [(name, _PROBE)]), self.codes))
+            except FhirError:
+                probe = None  # the real criteria raise it again through the full parse
+            self._lookup_params[known] = None if probe is None or probe[2:] != tuple(_PROBE.split("|")) else probe[1]
+        param = self._lookup_params[known]
+        return None if param is None else (res_type, param, truncate(system), truncate(code))
 
 
 def _union(templated: Sequence[tuple[int, ParsedQuery, Template]]) -> tuple[str, list[Any]]:
