@@ -350,6 +350,10 @@ def main() -> int:
         print(f"gateway RSS MiB: start {figures['rss_mib_start']}, after 10% {figures['rss_mib_after_10pct']}, "
               f"peak after 10% {figures['rss_mib_peak_after_10pct']}, end {figures['rss_mib_end']}")
         print(f"ACKs not AA: {figures['not_aa']}; inbox: {figures['inbox']} for {figures['sent']} sent")
+        warnings = [line for line in (work / "gateway.log").read_text(errors="replace").splitlines()
+                    if "WARNING" in line or "ERROR" in line]
+        figures["log_warnings"] = len(warnings)
+        print(f"gateway log: {len(warnings)} warning(s) or error(s)" + "".join(f"\n  {line}" for line in warnings[:10]))
         if args.worker:
             for phase in ("paced", "sustained"):
                 print(f"AI assessment queue, {phase}: {figures[f'{phase}_assessment_queue']}")

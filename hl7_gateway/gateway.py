@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -76,6 +77,9 @@ Settle = Callable[[Any, Any], Awaitable[None]]
 FileBundle = Callable[[dict[str, Any], Settle], Awaitable[Any]]
 log = logging.getLogger(__name__)
 _CONTENT_STATUSES = {400, 404, 410, 412, 422}
+SLOW_SECONDS = 5.0
+"""A message that takes longer than this from its inbox commit to its ACK is logged: a sender's
+timeout is often 30 s, after which it resends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +145,14 @@ class Gateway:
             outcome = Outcome("failed", "AR", (ErrorRecord.from_error(error),))
             return Delivery(None, outcome, self._accept_ack(header, outcome, [error]))
         self._in_flight.add(entry_id)
+        started = time.monotonic()
         try:
             return await self._deliver_stored(entry_id, raw, header, received_at)
         finally:
             self._in_flight.discard(entry_id)
+            if (elapsed := time.monotonic() - started) > SLOW_SECONDS:
+                log.warning("HL7 gateway: inbox entry %s (%s, MSH-10 %s) took %.1f s from its inbox commit to its "
+                            "ACK", entry_id, inbound.message_type or "unknown type", inbound.control_id, elapsed)
 
     async def _deliver_stored(self, entry_id: str, raw: bytes, header: Header | None,
                               received_at: datetime) -> Delivery:

@@ -307,3 +307,25 @@ async def test_operator_listing(listing: str | None) -> None:
     assert entries and (listing is None or all(e.status == listing for e in entries))
     shown = await inbox.show(entries[0].id)
     assert shown is not None
+
+
+async def test_a_message_slower_than_its_bound_is_logged(monkeypatch, caplog) -> None:
+    import hl7_gateway.gateway as gateway_module
+
+    gateway, _, filer = make()
+    file = type(filer).__call__
+
+    async def slow(self, bundle, settle):
+        await asyncio.sleep(0.05)
+        return await file(self, bundle, settle)
+
+    monkeypatch.setattr(type(filer), "__call__", slow)
+    with caplog.at_level("WARNING", logger="hl7_gateway.gateway"):
+        await gateway.handle(ORIGINAL_MODE, "10.0.0.1:5000")  # within the default bound: nothing
+        assert not [r for r in caplog.records if "took" in r.getMessage()]
+        monkeypatch.setattr(gateway_module, "SLOW_SECONDS", 0.01)
+        second = ORIGINAL_MODE.replace(b"20251014154001-425", b"SLOW-1")
+        ack = await gateway.handle(second, "10.0.0.1:5000")
+    assert msa(ack)[1] == "AA"
+    [slow_record] = [r for r in caplog.records if "took" in r.getMessage()]
+    assert "SLOW-1" in slow_record.getMessage() and "ORU" in slow_record.getMessage()
