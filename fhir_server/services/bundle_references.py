@@ -11,12 +11,12 @@ rewritten to the new `Type/id`. A conditional reference (`Patient?identifier=…
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fhir_server.services.bundle_entries import TEMPORARY_PREFIXES
 
-__all__ = ["Identities", "references_in", "is_conditional_reference", "is_temporary"]
+__all__ = ["Identities", "references_in", "is_conditional_reference", "is_temporary", "unresolved"]
 
 _CONDITIONAL = re.compile(r"[A-Z][A-Za-z]+\?.+", re.DOTALL)
 _NARRATIVE_URL = re.compile(r'((?:href|src)\s*=\s*")([^"]+)(")')
@@ -28,6 +28,13 @@ def is_temporary(url: str) -> bool:
 
 def is_conditional_reference(reference: str) -> bool:
     return _CONDITIONAL.fullmatch(reference) is not None
+
+
+def unresolved(unknown: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Of the references a rewrite left as they were (`Identities.rewrite(value, unknown)`): the
+    conditional ones, to resolve, and the temporary ids that no entry of the Bundle has."""
+    unknown = set(unknown)
+    return sorted(filter(is_conditional_reference, unknown)), sorted(filter(is_temporary, unknown))
 
 
 def references_in(value: Any) -> Iterator[str]:

@@ -16,12 +16,7 @@ from dataclasses import dataclass
 from fhir_server.errors import BadRequest
 from fhir_server.services.bundle_entries import BundleEntry
 from fhir_server.services.bundle_errors import at_entry
-from fhir_server.services.bundle_references import (
-    Identities,
-    is_conditional_reference,
-    is_temporary,
-    references_in,
-)
+from fhir_server.services.bundle_references import Identities, unresolved
 from fhir_server.services.resources import ResourceService
 from fhir_server.services.write_ops import Prepared
 
@@ -59,15 +54,14 @@ def plan_transaction(resources: ResourceService, entries: list[BundleEntry], pre
         target = assigned.get(entry.index) or (entry.res_id if entry.method == "PUT" else None)
         if target is None or entry.index not in prepared:
             continue
-        references = list(references_in(prepared[entry.index].content()))
-        if bind_full_urls:
-            dangling = sorted(ref for ref in references if is_temporary(ref) and ref not in identities.urls)
-            if dangling:
-                raise at_entry(BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction "
-                                          "(no fullUrl is that URL)"), entry.index, entry.res_type)
-        if any(is_conditional_reference(ref) for ref in references):
+        unknown: list[str] = []
+        resource = identities.rewrite(prepared[entry.index].content(), unknown)
+        conditional, dangling = unresolved(unknown)
+        if bind_full_urls and dangling:
+            raise at_entry(BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction "
+                                      "(no fullUrl is that URL)"), entry.index, entry.res_type)
+        if conditional:
             continue
-        resource = identities.rewrite(prepared[entry.index].content()) if identities else prepared[entry.index].content()
         staged[entry.index] = Prepared(entry.res_type, resource, prepared[entry.index].issues,
                                        resources.stage(resource, target))
     return Plan(assigned, staged)

@@ -27,8 +27,7 @@ from fhir_server.services.bundle_entries import BundleEntry, parse_criteria
 from fhir_server.services.bundle_errors import at_entry
 from fhir_server.services.bundle_references import (
     Identities,
-    is_conditional_reference,
-    is_temporary,
+    unresolved,
 )
 from fhir_server.services.bundle_response import EntryOutcome, written
 from fhir_server.services.outcome import ResourceVersion
@@ -234,16 +233,14 @@ class TransactionRun:
         resource = prepared.content()
         unknown: list[str] = []
         rewritten = self.ids.rewrite(resource, unknown)  # the common case: one walk finds and replaces
-        conditional = sorted({ref for ref in unknown if is_conditional_reference(ref)})
+        conditional, dangling = unresolved(unknown)
         if conditional:
             for reference in conditional:
                 self.ids.references[reference] = await self._conditional_reference(reference)
             rewritten = self.ids.rewrite(resource)
-        if self.bind_full_urls:
-            dangling = sorted(ref for ref in unknown if is_temporary(ref) and ref not in self.ids.urls)
-            if dangling:
-                raise BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction (no fullUrl "
-                                 "is that URL)", code="invalid")
+        if self.bind_full_urls and dangling:
+            raise BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction (no fullUrl "
+                             "is that URL)", code="invalid")
         if rewritten is resource:
             return prepared
         return Prepared(prepared.res_type, rewritten, prepared.issues)

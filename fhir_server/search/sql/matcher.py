@@ -85,7 +85,6 @@ class SearchMatcher:
                 found[row["n"]].append((row["pk"], row["res_id"]))
         return [sorted(matches) for matches in found]
 
-
     def _plain_lookup(self, res_type: str, criteria: Sequence[tuple[str, str]]) -> LookupKey | None:
         """The lookup key of a lone `name=system|code` whose value needs no unescaping, without parsing
         the criteria: whether `name` is a token parameter that `lookup_key` looks up is learnt once
