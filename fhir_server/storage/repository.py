@@ -127,8 +127,13 @@ class Tx:
 # whatever the values, and planning them afresh every time was a third of the database's time per
 # create: write transactions run on the generic plans PostgreSQL caches per prepared statement
 # (`auto`), set in the same round trip as BEGIN; a search inside one (a conditional match) switches back.
-_BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto"
-_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+# A cached plan is kept until its tables are next analyzed, however much they grow meanwhile: one made
+# while they were small reads them whole (a seq scan of a few pages is cheaper than an index), and
+# under a lab feed into a new database the conditional-match lookup made so took 4 to 37 s per run
+# some thousands of rows later. Every statement of a write finds its rows by key, so while writes
+# make their plans, sequential scans are off: the plans use the indexes, right at any table size.
+_BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto; SET LOCAL enable_seqscan = off"
+_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = on"
 SQLITE_BUSY_SECONDS = 30  # the engine's `PRAGMA busy_timeout`
 # what a notification's channel and payload may hold: they are written into the COMMIT's SQL text
 _NOTICE_TEXT = re.compile(r"[A-Za-z0-9_.:-]{1,100}")

@@ -24,12 +24,16 @@ __all__ = ["LookupKey", "lookup_key", "lookup_params", "LOOKUP_PG"]
 # (resource type, parameter, system, code)
 LookupKey = tuple[str, str, str, str]
 
+# Each criterion reads its token rows, then each row's resource by its key (`OFFSET 0` keeps that
+# subquery a probe per row): the generic plan, made once, may have been made while the tables were
+# small, and a join left to it then reads every resource of the type into a hash, at any size.
 LOOKUP_PG = (
     "SELECT r.pk, r.res_id, v.n "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[]) AS v(res_type, param, system, code, n) "
     "JOIN LATERAL (SELECT DISTINCT t.resource_pk FROM search_token AS t WHERE t.res_type = v.res_type "
     "AND t.param = v.param AND t.code = v.code AND t.system = v.system) AS m ON true "
-    "JOIN resources AS r ON r.pk = m.resource_pk AND r.res_type = v.res_type AND r.deleted IS false"
+    "JOIN LATERAL (SELECT r.pk, r.res_id FROM resources AS r WHERE r.pk = m.resource_pk AND r.res_type = v.res_type "
+    "AND r.deleted IS false OFFSET 0) AS r ON true"
 )
 
 

@@ -1,0 +1,51 @@
+"""The generic plans a write transaction caches use the indexes, even when they are made from the
+statistics of tables that were still small: PostgreSQL keeps such a plan until the tables are next
+analyzed, however much they grow meanwhile."""
+
+from __future__ import annotations
+
+import pytest
+
+from fhir_server.context import DEV_PRINCIPAL, RequestContext
+from fhir_server.search.sql.identifier_lookup import LOOKUP_PG
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"])  # SQLite plans every statement afresh
+SYSTEM = "http://hospital.example/Mrn"
+ARGS = "(ARRAY['Patient'], ARRAY['identifier'], ARRAY['http://hospital.example/Mrn'], ARRAY['M-1'], ARRAY[0])"
+
+
+async def generic_plan(tx, sql: str) -> str:
+    await tx.db.execute(f"PREPARE probe(text[], text[], text[], text[], int4[]) AS {sql}")
+    await tx.db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    return "\n".join(row[0] for row in await tx.db.fetch(f"EXPLAIN EXECUTE probe{ARGS}"))
+
+
+async def young_database(runtime) -> None:
+    """A few patients, analyzed: the statistics a database has in its first moments."""
+    ctx = RequestContext(principal=DEV_PRINCIPAL, base_url="http://test/fhir")
+    for n in range(20):
+        await runtime.services.resources.create(ctx, "Patient", {"resourceType": "Patient", "identifier": [
+            {"system": SYSTEM, "value": f"M-{n}"}]})
+    async with runtime.store.pg_pool.acquire() as conn:
+        await conn.execute("ANALYZE resources, search_token")
+
+
+async def test_the_identifier_lookup_cached_in_a_write_uses_the_indexes(runtime) -> None:
+    await young_database(runtime)
+    async with runtime.store.write() as tx:
+        plan = await generic_plan(tx, LOOKUP_PG)
+        await tx.db.execute("DEALLOCATE probe")
+    assert "Seq Scan" not in plan and "Hash" not in plan, plan
+    assert "Index Only Scan using ix_search_token" in plan, plan
+    assert "(pk = t.resource_pk)" in plan.split("on resources r", 1)[1], plan  # each match's resource, by its key
+
+
+async def test_the_same_plan_outside_a_write_is_left_to_the_planner(runtime) -> None:
+    """The control: on those statistics PostgreSQL's own choice is to read both tables whole."""
+    await young_database(runtime)
+    async with runtime.store.pg_pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"PREPARE probe(text[], text[], text[], text[], int4[]) AS {LOOKUP_PG}")
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        plan = "\n".join(row[0] for row in await conn.fetch(f"EXPLAIN EXECUTE probe{ARGS}"))
+        await conn.execute("DEALLOCATE probe")
+    assert "Seq Scan on search_token" in plan, plan
