@@ -24,8 +24,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def run_service(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` to completion on uvloop's event loop where it is installed (the loop uvicorn runs the
-    API on), else asyncio's: each database round trip goes through the loop's transports, and
-    uvloop's cost a tenth less CPU. (The HL7 listener stays on asyncio's loop; see `hl7_gateway.cli`.)"""
+    API on), else asyncio's. Each database round trip and each MLLP frame goes through the loop's
+    transports: uvloop's cost the gateway a tenth less CPU per message than asyncio's."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(main)
 

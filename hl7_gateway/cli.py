@@ -14,6 +14,7 @@ import click
 from fhir_server.bootstrap import Runtime, start_runtime
 from fhir_server.cli.common import load_settings, prepare
 from fhir_server.config import Settings
+from fhir_server.long_lived import run_service
 from fhir_server.storage.inbox import InboxStore
 from hl7_gateway.db_inbox import DatabaseInbox
 from hl7_gateway.inbox import InboxEntry
@@ -37,9 +38,7 @@ def _in_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> 
         finally:
             await runtime.close()
 
-    # asyncio's loop, not uvloop's (`run_service`): under uvloop, 2 of 12 bench runs held one message
-    # for 14-42 s between its inbox commit and its ACK, and none of the runs on asyncio's loop did
-    return asyncio.run(run())
+    return run_service(run())
 
 
 @click.command()
