@@ -14,7 +14,9 @@ Patient is matched, not created, once the patients have been seen.
    sent at its scheduled time): ACK latency p50 / p95 / p99 / max;
 3. sustained: `--messages` messages as fast as the ACKs come back: messages/s and resources written/s
    overall and for the first and last 10% of the stream, ACK latency, and the gateway's RSS sampled
-   every second (after the first 10%, and its peak over the rest: flat means no growth).
+   every second (after the first 10%, and its peak over the rest: flat means no growth), and the CPU
+   time per message of the gateway, of the database's backends, of the sender and of the rest of
+   the machine (all four share its cores).
 
 With `--worker`, `fhir-server worker` runs beside the gateway, as in production, and every result
 queues its patient's AI assessment: the assessment queue's depth is sampled every second (waiting
@@ -51,6 +53,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest_load import _cpu_seconds, backend_cpu  # noqa: E402
 from bench.rest_load import admin, free_port  # noqa: E402
 from hl7_gateway.mllp import MLLPClient  # noqa: E402
 
@@ -120,6 +123,45 @@ def rss_mib(pid: int) -> float:
     except OSError:  # it exited meanwhile
         return total
     return total + sum(rss_mib(int(child)) for child in children)
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores: user, nice, system, interrupts, steal)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSplit:
+    """CPU time spent during a phase by the gateway (its process and its listener processes), by the
+    PostgreSQL backends of the bench's database, by this sender, and by the rest of the machine (the
+    database's WAL writer and checkpointer among it): where a 2-core machine's time per message goes."""
+
+    def __init__(self, gateway_pid: int, database: str) -> None:
+        self.gateway_pid = gateway_pid
+        self.database = database
+        self.start = self._now()
+
+    def _now(self) -> dict[str, object]:
+        try:
+            children = [int(c) for c in Path(f"/proc/{self.gateway_pid}/task/{self.gateway_pid}/children")
+                        .read_text().split()]
+        except OSError:
+            children = []
+        backends: dict[int, float] = {}
+        backend_cpu(self.database, backends)
+        return {"gateway": sum(_cpu_seconds(p) for p in [self.gateway_pid, *children]), "backends": backends,
+                "sender": time.process_time(), "machine": machine_busy_seconds()}
+
+    def per_message_ms(self, messages: int) -> dict[str, float]:
+        end = self._now()
+        start_backends: dict[int, float] = self.start["backends"]  # type: ignore[assignment]
+        database = sum(cpu - start_backends.get(pid, 0.0) for pid, cpu in end["backends"].items())  # type: ignore[union-attr]
+        spent = {"gateway": end["gateway"] - self.start["gateway"], "database": database,  # type: ignore[operator]
+                 "sender": end["sender"] - self.start["sender"]}  # type: ignore[operator]
+        machine = end["machine"] - self.start["machine"]  # type: ignore[operator]
+        spent["rest_of_machine"] = max(0.0, machine - sum(spent.values()))
+        return {name: round(1000 * seconds / max(messages, 1), 2) for name, seconds in spent.items()}
 
 
 async def resources_written(db_url: str) -> int:
@@ -242,8 +284,10 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
 
         sampler = asyncio.create_task(sample_rss())
         marks: list[tuple[int, float, int]] = []
+        cpu = CpuSplit(pid, db_url.rpartition("/")[2])
         latencies, sustained_queue = await measured(db_url, args.worker,
                                                     unpaced(sender, clients, args.messages, marks, db_url))
+        cpu_ms = cpu.per_message_ms(args.messages)
         stop.set()
         await sampler
     finally:
@@ -263,6 +307,7 @@ async def bench(args: argparse.Namespace, port: int, pid: int, db_url: str) -> d
         "first_10pct_messages_per_s": round(first[0] / (first[1] - t0), 1),
         "last_10pct_messages_per_s": round((done1 - last_start[0]) / (t1 - last_start[1]), 1),
         "sustained_latency": latency_ms(latencies),
+        "sustained_cpu_ms_per_message": cpu_ms,
         "paced_rate": args.paced_rate, "paced_messages": len(paced_latencies),
         "paced_achieved_per_s": round(len(paced_latencies) / paced_seconds, 1),
         "paced_latency": latency_ms(paced_latencies),
@@ -341,6 +386,8 @@ def main() -> int:
               f"{figures['messages_per_s']} messages/s, {figures['resources_per_s']} resources written/s "
               f"({figures['resources_per_message']} per message); first 10%: {figures['first_10pct_messages_per_s']}/s, "
               f"last 10%: {figures['last_10pct_messages_per_s']}/s  (target >= 300 messages/s)")
+        print("sustained CPU ms per message: " + ", ".join(
+            f"{name.replace('_', ' ')} {ms}" for name, ms in figures["sustained_cpu_ms_per_message"].items()))  # type: ignore[attr-defined]
         print(f"sustained ACK latency ms: p50 {latency['p50_ms']}  p95 {latency['p95_ms']}  "  # type: ignore[index]
               f"p99 {latency['p99_ms']}  max {latency['max_ms']}")  # type: ignore[index]
         print(f"paced {args.paced_rate:g}/s ({figures['paced_achieved_per_s']}/s achieved: ACKs that come late "
