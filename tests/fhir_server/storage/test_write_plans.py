@@ -14,10 +14,13 @@ SYSTEM = "http://hospital.example/Mrn"
 ARGS = "(ARRAY['Patient'], ARRAY['identifier'], ARRAY['http://hospital.example/Mrn'], ARRAY['M-1'], ARRAY[0])"
 
 
-async def generic_plan(tx, sql: str) -> str:
-    await tx.db.execute(f"PREPARE probe(text[], text[], text[], text[], int4[]) AS {sql}")
-    await tx.db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    return "\n".join(row[0] for row in await tx.db.fetch(f"EXPLAIN EXECUTE probe{ARGS}"))
+async def generic_plan(db, sql: str) -> str:
+    """The plan PostgreSQL caches for `sql` on `db` (in a transaction), as made with its settings."""
+    await db.execute(f"PREPARE probe(text[], text[], text[], text[], int4[]) AS {sql}")
+    await db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    plan = "\n".join(row[0] for row in await db.fetch(f"EXPLAIN EXECUTE probe{ARGS}"))
+    await db.execute("DEALLOCATE probe")
+    return plan
 
 
 async def young_database(runtime) -> None:
@@ -33,8 +36,7 @@ async def young_database(runtime) -> None:
 async def test_the_identifier_lookup_cached_in_a_write_uses_the_indexes(runtime) -> None:
     await young_database(runtime)
     async with runtime.store.write() as tx:
-        plan = await generic_plan(tx, LOOKUP_PG)
-        await tx.db.execute("DEALLOCATE probe")
+        plan = await generic_plan(tx.db, LOOKUP_PG)
     assert "Seq Scan" not in plan and "Hash" not in plan, plan
     assert "Index Only Scan using ix_search_token" in plan, plan
     assert "(pk = t.resource_pk)" in plan.split("on resources r", 1)[1], plan  # each match's resource, by its key
@@ -44,8 +46,5 @@ async def test_the_same_plan_outside_a_write_is_left_to_the_planner(runtime) -> 
     """The control: on those statistics PostgreSQL's own choice is to read both tables whole."""
     await young_database(runtime)
     async with runtime.store.pg_pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"PREPARE probe(text[], text[], text[], text[], int4[]) AS {LOOKUP_PG}")
-        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        plan = "\n".join(row[0] for row in await conn.fetch(f"EXPLAIN EXECUTE probe{ARGS}"))
-        await conn.execute("DEALLOCATE probe")
+        plan = await generic_plan(conn, LOOKUP_PG)
     assert "Seq Scan on search_token" in plan, plan
