@@ -78,8 +78,11 @@ FileBundle = Callable[[dict[str, Any], Settle], Awaitable[Any]]
 log = logging.getLogger(__name__)
 _CONTENT_STATUSES = {400, 404, 410, 412, 422}
 SLOW_SECONDS = 5.0
-"""A message that takes longer than this from its inbox commit to its ACK is logged: a sender's
-timeout is often 30 s, after which it resends."""
+"""A message held longer than this after its inbox commit is logged as it passes the bound (with
+the coroutines its delivery waits in) and again when its ACK goes: a sender's timeout is often
+30 s, after which it resends."""
+# what a suspended coroutine, async generator or generator-based coroutine calls its frame, and what it awaits
+_FRAMES, _AWAITS = ("cr_frame", "ag_frame", "gi_frame"), ("cr_await", "ag_await", "gi_yieldfrom")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +149,12 @@ class Gateway:
             return Delivery(None, outcome, self._accept_ack(header, outcome, [error]))
         self._in_flight.add(entry_id)
         started = time.monotonic()
+        held = asyncio.get_running_loop().call_later(SLOW_SECONDS, _log_held, asyncio.current_task(), entry_id,
+                                                     inbound)
         try:
             return await self._deliver_stored(entry_id, raw, header, received_at)
         finally:
+            held.cancel()
             self._in_flight.discard(entry_id)
             if (elapsed := time.monotonic() - started) > SLOW_SECONDS:
                 log.warning("HL7 gateway: inbox entry %s (%s, MSH-10 %s) took %.1f s from its inbox commit to its "
@@ -293,6 +299,28 @@ class Gateway:
         if outcome.status == "failed" and not any(e.code != 207 for e in errors):
             return build_ack(header, "CE", errors, now=self._clock())
         return build_ack(header, outcome.ack_code, errors, now=self._clock())
+
+
+def _log_held(task: asyncio.Task[Any] | None, entry_id: str, inbound: InboundMessage) -> None:
+    """Said while a message is still held past `SLOW_SECONDS`, with where its delivery waits: a stall
+    shows in the log as it happens, not only once (and if) it ends."""
+    log.warning("HL7 gateway: inbox entry %s (%s, MSH-10 %s) is still unacknowledged %g s after its inbox commit; "
+                "waiting in %s", entry_id, inbound.message_type or "unknown type", inbound.control_id, SLOW_SECONDS,
+                _awaiting(task))
+
+
+def _awaiting(task: asyncio.Task[Any] | None) -> str:
+    """The chain of coroutines a task is suspended in, outermost first (`function:line > ...`)."""
+    links = []
+    awaited: Any = task.get_coro() if task is not None else None
+    while awaited is not None and len(links) < 64:
+        frame = next((f for f in (getattr(awaited, name, None) for name in _FRAMES) if f is not None), None)
+        if frame is None:
+            links.append(type(awaited).__name__)  # a future or a C-level awaitable: the chain ends here
+            break
+        links.append(f"{frame.f_code.co_qualname}:{frame.f_lineno}")
+        awaited = next((a for a in (getattr(awaited, name, None) for name in _AWAITS) if a is not None), None)
+    return " > ".join(links) or "nothing (not running in a task)"
 
 
 def _wants_application_ack(header: Header, ack_code: str) -> bool:

@@ -329,3 +329,37 @@ async def test_a_message_slower_than_its_bound_is_logged(monkeypatch, caplog) ->
     assert msa(ack)[1] == "AA"
     [slow_record] = [r for r in caplog.records if "took" in r.getMessage()]
     assert "SLOW-1" in slow_record.getMessage() and "ORU" in slow_record.getMessage()
+
+
+async def test_a_message_held_past_its_bound_is_logged_while_it_is_held(monkeypatch, caplog) -> None:
+    """The warning comes while the message is held, with where its delivery waits, not only at the ACK."""
+    import hl7_gateway.gateway as gateway_module
+
+    gateway, _, filer = make()
+    file = type(filer).__call__
+    release = asyncio.Event()
+
+    async def held_by_the_filing(self, bundle, settle):
+        await release.wait()
+        return await file(self, bundle, settle)
+
+    monkeypatch.setattr(type(filer), "__call__", held_by_the_filing)
+    monkeypatch.setattr(gateway_module, "SLOW_SECONDS", 0.01)
+    held = ORIGINAL_MODE.replace(b"20251014154001-425", b"HELD-1")
+    with caplog.at_level("WARNING", logger="hl7_gateway.gateway"):
+        delivery = asyncio.create_task(gateway.handle(held, "10.0.0.1:5000"))
+        for _ in range(500):
+            if [r for r in caplog.records if "still unacknowledged" in r.getMessage()]:
+                break
+            await asyncio.sleep(0.01)
+        assert not delivery.done()  # said while the message is still held
+        [warning] = [r.getMessage() for r in caplog.records if "still unacknowledged" in r.getMessage()]
+        release.set()
+        ack = await delivery
+    assert "HELD-1" in warning and "ORU" in warning
+    chain = warning.split("waiting in ", 1)[1].split(" > ")
+    assert chain[0].startswith("Gateway.handle:") and "Gateway.process:" in warning
+    assert chain[-3].startswith("test_a_message_held_past_its_bound_is_logged_while_it_is_held.<locals>.held_by_the_filing:")
+    assert chain[-2].startswith("Event.wait:") and ":" not in chain[-1]  # the future it waits for
+    assert msa(ack)[1] == "AA"
+    assert [r for r in caplog.records if "took" in r.getMessage()]  # and once more when the ACK goes
