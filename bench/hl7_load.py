@@ -53,7 +53,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest_load import _cpu_seconds, backend_cpu  # noqa: E402
+from bench.auth_cost import server_cpu_seconds  # noqa: E402
 from bench.rest_load import admin, free_port  # noqa: E402
 from hl7_gateway.mllp import MLLPClient  # noqa: E402
 
@@ -138,28 +138,17 @@ class CpuSplit:
     database's WAL writer and checkpointer among it): where a 2-core machine's time per message goes."""
 
     def __init__(self, gateway_pid: int, database: str) -> None:
-        self.gateway_pid = gateway_pid
+        self.gateway_pid = gateway_pid  # the gateway runs in a session of its own: its process group
         self.database = database
         self.start = self._now()
 
-    def _now(self) -> dict[str, object]:
-        try:
-            children = [int(c) for c in Path(f"/proc/{self.gateway_pid}/task/{self.gateway_pid}/children")
-                        .read_text().split()]
-        except OSError:
-            children = []
-        backends: dict[int, float] = {}
-        backend_cpu(self.database, backends)
-        return {"gateway": sum(_cpu_seconds(p) for p in [self.gateway_pid, *children]), "backends": backends,
-                "sender": time.process_time(), "machine": machine_busy_seconds()}
+    def _now(self) -> tuple[float, float, float, float]:
+        gateway, database = server_cpu_seconds(self.gateway_pid, self.database)
+        return gateway, database, time.process_time(), machine_busy_seconds()
 
     def per_message_ms(self, messages: int) -> dict[str, float]:
-        end = self._now()
-        start_backends: dict[int, float] = self.start["backends"]  # type: ignore[assignment]
-        database = sum(cpu - start_backends.get(pid, 0.0) for pid, cpu in end["backends"].items())  # type: ignore[union-attr]
-        spent = {"gateway": end["gateway"] - self.start["gateway"], "database": database,  # type: ignore[operator]
-                 "sender": end["sender"] - self.start["sender"]}  # type: ignore[operator]
-        machine = end["machine"] - self.start["machine"]  # type: ignore[operator]
+        gateway, database, sender, machine = (end - start for start, end in zip(self.start, self._now(), strict=True))
+        spent = {"gateway": gateway, "database": database, "sender": sender}
         spent["rest_of_machine"] = max(0.0, machine - sum(spent.values()))
         return {name: round(1000 * seconds / max(messages, 1), 2) for name, seconds in spent.items()}
 

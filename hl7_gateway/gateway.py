@@ -81,8 +81,6 @@ SLOW_SECONDS = 5.0
 """A message held longer than this after its inbox commit is logged as it passes the bound (with
 the coroutines its delivery waits in) and again when its ACK goes: a sender's timeout is often
 30 s, after which it resends."""
-# what a suspended coroutine, async generator or generator-based coroutine calls its frame, and what it awaits
-_FRAMES, _AWAITS = ("cr_frame", "ag_frame", "gi_frame"), ("cr_await", "ag_await", "gi_yieldfrom")
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,12 +312,14 @@ def _awaiting(task: asyncio.Task[Any] | None) -> str:
     links = []
     awaited: Any = task.get_coro() if task is not None else None
     while awaited is not None and len(links) < 64:
-        frame = next((f for f in (getattr(awaited, name, None) for name in _FRAMES) if f is not None), None)
+        # a coroutine, an async generator or a generator-based coroutine: its frame, and what it awaits
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None) or getattr(awaited, "gi_frame", None)
         if frame is None:
             links.append(type(awaited).__name__)  # a future or a C-level awaitable: the chain ends here
             break
         links.append(f"{frame.f_code.co_qualname}:{frame.f_lineno}")
-        awaited = next((a for a in (getattr(awaited, name, None) for name in _AWAITS) if a is not None), None)
+        awaited = (getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+                   or getattr(awaited, "gi_yieldfrom", None))
     return " > ".join(links) or "nothing (not running in a task)"
 
 

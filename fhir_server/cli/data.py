@@ -91,7 +91,7 @@ def run_import(paths: list[Path], *, batch_size: int | None, workers: int, resta
         from fhir_server.storage.positions import Positions
 
         runtime = await start_runtime(settings)
-        freeze_startup_heap()  # before the staging processes fork: they share these pages
+        freeze_startup_heap()  # once, before the staging processes fork (`staging_pool`): they share these pages
         pool = None
         try:
             resources = runtime.services.resources

@@ -15,6 +15,7 @@ from typing import Any
 
 from fhir_server.importer.sources import Record
 from fhir_server.importer.staging import StagedRecord, Stager
+from fhir_server.long_lived import freeze_startup_heap
 
 __all__ = ["stage_in_worker", "staging_pool"]
 
@@ -34,8 +35,7 @@ def staging_pool(workers: int, stager: Stager) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
     _stager = stager
-    gc.collect()
-    gc.freeze()  # the definitions stay shared with the workers instead of being copied by the collector
+    freeze_startup_heap()  # the definitions stay shared with the workers instead of being copied by the collector
     context: Any = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_started)
     # start every worker now, while this process is quiet

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
-from fhir_server.errors import FhirError, Issue
+from fhir_server.errors import BadRequest, FhirError, Issue
 
-__all__ = ["at_entry"]
+__all__ = ["at_entry", "no_such_entry"]
+
+
+def no_such_entry(reference: str) -> BadRequest:
+    """A temporary id (`urn:uuid:…`) that no entry of the transaction has as its fullUrl."""
+    return BadRequest(f"the reference '{reference}' names no entry of the transaction (no fullUrl is that URL)")
 
 
 def _expression(path: str, where: str, res_type: str | None) -> str:

@@ -11,12 +11,12 @@ rewritten to the new `Type/id`. A conditional reference (`Patient?identifier=…
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from fhir_server.services.bundle_entries import TEMPORARY_PREFIXES
 
-__all__ = ["Identities", "references_in", "is_conditional_reference", "is_temporary", "unresolved"]
+__all__ = ["Identities", "is_conditional_reference", "is_temporary", "unresolved"]
 
 _CONDITIONAL = re.compile(r"[A-Z][A-Za-z]+\?.+", re.DOTALL)
 _NARRATIVE_URL = re.compile(r'((?:href|src)\s*=\s*")([^"]+)(")')
@@ -36,18 +36,6 @@ def unresolved(unknown: Iterable[str]) -> tuple[list[str], list[str]]:
     unknown = set(unknown)
     return sorted(filter(is_conditional_reference, unknown)), sorted(filter(is_temporary, unknown))
 
-
-def references_in(value: Any) -> Iterator[str]:
-    """Every `reference` string in a resource, contained resources included."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference" and isinstance(item, str):
-                yield item
-            elif isinstance(item, dict | list):
-                yield from references_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from references_in(item)
 
 
 class Identities:

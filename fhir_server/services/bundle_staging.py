@@ -13,9 +13,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from fhir_server.errors import BadRequest
 from fhir_server.services.bundle_entries import BundleEntry
-from fhir_server.services.bundle_errors import at_entry
+from fhir_server.services.bundle_errors import at_entry, no_such_entry
 from fhir_server.services.bundle_references import Identities, unresolved
 from fhir_server.services.resources import ResourceService
 from fhir_server.services.write_ops import Prepared
@@ -58,8 +57,7 @@ def plan_transaction(resources: ResourceService, entries: list[BundleEntry], pre
         resource = identities.rewrite(prepared[entry.index].content(), unknown)
         conditional, dangling = unresolved(unknown)
         if bind_full_urls and dangling:
-            raise at_entry(BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction "
-                                      "(no fullUrl is that URL)"), entry.index, entry.res_type)
+            raise at_entry(no_such_entry(dangling[0]), entry.index, entry.res_type)
         if conditional:
             continue
         staged[entry.index] = Prepared(entry.res_type, resource, prepared[entry.index].issues,

@@ -24,11 +24,8 @@ from typing import Any
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, PreconditionFailed
 from fhir_server.services.bundle_entries import BundleEntry, parse_criteria
-from fhir_server.services.bundle_errors import at_entry
-from fhir_server.services.bundle_references import (
-    Identities,
-    unresolved,
-)
+from fhir_server.services.bundle_errors import at_entry, no_such_entry
+from fhir_server.services.bundle_references import Identities, unresolved
 from fhir_server.services.bundle_response import EntryOutcome, written
 from fhir_server.services.outcome import ResourceVersion
 from fhir_server.services.resources import ResourceService
@@ -239,8 +236,7 @@ class TransactionRun:
                 self.ids.references[reference] = await self._conditional_reference(reference)
             rewritten = self.ids.rewrite(resource)
         if self.bind_full_urls and dangling:
-            raise BadRequest(f"the reference '{dangling[0]}' names no entry of the transaction (no fullUrl "
-                             "is that URL)", code="invalid")
+            raise no_such_entry(dangling[0])
         if rewritten is resource:
             return prepared
         return Prepared(prepared.res_type, rewritten, prepared.issues)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from fhir_server.services.bundle_references import (
-    Identities,
-    is_conditional_reference,
-    references_in,
-)
+from fhir_server.services.bundle_references import Identities, is_conditional_reference
 
 URN = "urn:uuid:5a8e1c3e-0f3b-4b0e-8d8f-1f0c2b3a4d5e"
 
@@ -51,4 +47,6 @@ def test_criteria_and_conditional_references():
     assert is_conditional_reference("Patient?identifier=http://x|1")
     assert not is_conditional_reference("Patient/1") and not is_conditional_reference("http://x/Patient?a=1")
     resource = {"a": {"reference": "Patient?identifier=1"}, "b": [{"reference": "Patient/2"}], "reference": 3}
-    assert sorted(references_in(resource)) == ["Patient/2", "Patient?identifier=1"]
+    unknown: list[str] = []
+    assert Identities().rewrite(resource, unknown) is resource  # every reference found, none replaced
+    assert sorted(unknown) == ["Patient/2", "Patient?identifier=1"]
