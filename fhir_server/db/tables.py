@@ -176,8 +176,10 @@ search_reference = _index_table(
     Column("target_id", String(64), nullable=True),
     Column("target_version", String(64), nullable=True),
     Column("url", String(1024), nullable=True),
+    # every search for a target names the referring types and parameters (a compartment, `_revinclude=*`
+    # included: they list them from the registry), so no index starts with the target (migration 0020)
     indexes=(("ix_search_reference_target_resource", "res_type", "param", "target_id", "target_type", "resource_pk"),
-             ("target_type", "target_id"), ("res_type", "param", "url")),
+             ("res_type", "param", "url")),
     sparse=("url",),  # only absolute and canonical references have one (migration 0019)
 )
 

@@ -182,7 +182,8 @@ def compile_has_probe(has: Has, *, limit: int, now: int | None = None) -> Select
 
 def _compartment(node: Compartment, resource: FromClause) -> ColumnElement[bool]:
     """Members of the compartment: resources referring to it through one of their type's parameters
-    (one lookup on the `(target_type, target_id)` index), and the compartment's own resource."""
+    (a lookup per type on the index starting with type and parameter), and the compartment's own
+    resource."""
     reference = search_reference
     memberships = [and_(reference.c.res_type == res_type, reference.c.param.in_(codes))
                    for res_type, codes in node.members if codes]

@@ -123,6 +123,18 @@ async def test_include_revinclude_iterate_and_wildcards(client: Any) -> None:
     everything = await get(client, "/fhir/Encounter", _id="enc2", _include="Encounter:*")
     assert ids(everything, "include") == {"pat2", "org1"}
     assert ids(await get(client, "/fhir/Encounter", _id="enc2", _include="*"), "include") == {"pat2", "org1"}
+    # `_revinclude=*`: whatever refers to the page, through any reference parameter of any type
+    referrers = ids(await get(client, "/fhir/Patient", _id="pat3", _revinclude="*"), "include")
+    assert referrers == {"enc3", "bp3", "temp2", "glu4", "urine"}
+    observations = ids(await get(client, "/fhir/Patient", _id="pat3", _revinclude="Observation:*"), "include")
+    assert observations == {"bp3", "temp2", "glu4", "urine"}
+    assert ids(await get(client, "/fhir/Patient", _id="pat3", _revinclude="Condition:*"), "include") == set()
+    # iterating from a page of several types (the encounter and its observations): each type's referrers
+    response = await client.get("/fhir/Encounter", params=[("_id", "enc3"), ("_revinclude:iterate", "*")])
+    assert ids(response.json(), "include") == {"bp3"}
+    response = await client.get("/fhir/DiagnosticReport", params=[
+        ("_id", "dr1"), ("_include", "DiagnosticReport:result"), ("_revinclude:iterate", "*")])
+    assert ids(response.json(), "include") == {"glu1", "glu2", "flagged"}  # the List holding glu1 (List:item)
     typed = await get(client, "/fhir/Encounter", _id="enc2", _include="Encounter:subject:Group")
     assert ids(typed, "include") == set()
     # an included resource is listed once, even when it also matched

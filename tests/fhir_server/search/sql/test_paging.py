@@ -16,6 +16,7 @@ from fhir_server.search import (
 )
 from fhir_server.search.dates import parse_date_range
 from fhir_server.search.query import ParsedQuery
+from fhir_server.search.sql.includes import referring_params
 from fhir_server.storage.driver import driver_for
 from fhir_server.storage.repository import Tx
 from tests.fhir_server.search.sql.store import Store
@@ -142,11 +143,19 @@ async def test_include_and_revinclude(store: Store) -> None:
     assert await store.pks(compile_include(groups, weights)) == []  # g1 is not stored
     [everything] = query(store, "Observation", ("_include", "Observation:*")).result.include
     assert set(store.ordered(await store.pks(compile_include(everything, weights)))) == {"p1", "p2", "e1", "e2", "dr1"}
-    women = await store.pks(compile_query(query(store, "Patient", ("gender", "female"))))
+    women = {"Patient": store.ordered(await store.pks(compile_query(query(store, "Patient", ("gender", "female")))))}
     [observations] = query(store, "Patient", ("_revinclude", "Observation:subject")).result.revinclude
     assert set(store.ordered(await store.pks(compile_revinclude(observations, women)))) == {"o1", "o2", "o4"}
     [encounters] = query(store, "Patient", ("_revinclude", "Encounter:subject")).result.revinclude
     assert set(store.ordered(await store.pks(compile_revinclude(encounters, women)))) == {"e1"}
+    [anything] = query(store, "Patient", ("_revinclude", "*")).result.revinclude
+    with pytest.raises(ValueError):
+        compile_revinclude(anything, women)  # a wildcard needs the parameters that may refer to the page
+    referring = referring_params(store.registry, ["Patient"])
+    assert ("Observation", ("focus", "patient", "performer", "subject")) in referring
+    everything = await store.pks(compile_revinclude(anything, women, lambda _type: referring))
+    assert set(store.ordered(everything)) >= {"o1", "o2", "o4", "e1"}
+    assert await store.pks(compile_revinclude(anything, women, lambda _type: ())) == []
 
 
 async def test_matcher_for_conditional_writes(store: Store) -> None:
