@@ -93,6 +93,7 @@ class Importer:
         self.batch_size = batch_size
         self.executor = executor
         self.ahead = max(1, workers) + 1
+        self.parts = max(1, workers)
         self.scope = scope
         self.stager = Stager(resources.validator, resources.indexer)
         # PostgreSQL: new resources go in by COPY (`bulk_writer`); SQLite: all through `write_records`
@@ -170,7 +171,17 @@ class Importer:
         if self.executor is None:
             return self.stager.stage(kind, chunk, urls, pks=pks)
         raw = [(record.number, record.end, record.data) for record in chunk]
-        return await asyncio.get_running_loop().run_in_executor(self.executor, stage_in_worker, kind, raw, urls, pks)
+        loop = asyncio.get_running_loop()
+        if urls or self.parts == 1:  # a Bundle's urls cross to the workers once per batch, not per part
+            return await loop.run_in_executor(self.executor, stage_in_worker, kind, raw, urls, pks)
+        # the batch is staged by every worker at once: it is ready sooner, so the first batch is written
+        # sooner and the last one does not leave the other workers idle while one stages it
+        size = -(-len(raw) // self.parts)
+        parts = await asyncio.gather(*(
+            loop.run_in_executor(self.executor, stage_in_worker, kind, raw[start:start + size], None,
+                                 pks[start:start + size] if pks is not None else None)
+            for start in range(0, len(raw), size)))
+        return [record for part in parts for record in part]
 
     async def _commit(self, source: Source, staged: list[StagedRecord], digest: int, position: int,
                       report: ImportReport, progress: OnProgress, reject: OnReject) -> int:
