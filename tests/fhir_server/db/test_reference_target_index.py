@@ -1,0 +1,62 @@
+"""Migration 0020: no index of `search_reference` starts with the target, and a compartment search
+still reads the reference index by type and parameter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from fhir_server.config import Settings
+from tests.fhir_server.db.support import at_revision, in_transaction
+
+DROPPED = "ix_search_reference_target_type_target_id"
+
+
+async def index_names(conn) -> set[str]:
+    if conn.dialect.name == "postgresql":
+        rows = await conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'search_reference'"))
+    else:
+        rows = await conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                       "AND tbl_name = 'search_reference'"))
+    return {name for (name,) in rows}
+
+
+def test_the_index_is_gone_at_head_and_back_before(settings: Settings):
+    url = settings.sqlalchemy_url
+    at_head = in_transaction(url, index_names)
+    assert DROPPED not in at_head and "ix_search_reference_target_resource" in at_head
+    with at_revision(url, "0019"):
+        assert DROPPED in in_transaction(url, index_names)
+    assert in_transaction(url, index_names) == at_head
+
+
+def test_postgresql_finds_compartment_members_by_type_and_parameter(postgres_url):
+    if postgres_url is None:
+        pytest.skip("PostgreSQL is not reachable")
+
+    async def plan() -> str:
+        conn = await asyncpg.connect(postgres_url)
+        transaction = conn.transaction()  # rolled back: the run's database keeps no rows
+        await transaction.start()
+        try:
+            await conn.execute(
+                "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id) "
+                "SELECT n, (ARRAY['Observation', 'Encounter', 'Condition'])[n % 3 + 1], "
+                "(ARRAY['subject', 'performer', 'encounter'])[n % 3 + 1], 'Patient', 'p' || (n % 2000) "
+                "FROM generate_series(1, 30000) n")
+            await conn.execute("ANALYZE search_reference")
+            rows = await conn.fetch(
+                "EXPLAIN SELECT resource_pk FROM search_reference WHERE target_type = 'Patient' "
+                "AND target_id = 'p17' AND ((res_type = 'Observation' AND param IN ('subject', 'performer')) "
+                "OR (res_type = 'Encounter' AND param IN ('subject')) OR (res_type = 'Condition' AND param IN "
+                "('subject', 'asserter')))")
+            return "\n".join(row[0] for row in rows)
+        finally:
+            await transaction.rollback()
+            await conn.close()
+
+    found = asyncio.run(plan())
+    assert "ix_search_reference_target_resource" in found and "Seq Scan" not in found, found
