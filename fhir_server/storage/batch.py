@@ -83,16 +83,22 @@ _PG_INSERT_RESOURCES = _pg_unnest_insert("resources", _RESOURCE_COLUMNS, ("text"
 _PG_INSERT_VERSIONS = _pg_unnest_insert("resource_versions", _VERSION_COLUMNS,
                                         ("int8", "text", "text", "int4", "int8", "bool", "text", "bytea"))
 _PG_INSERT_OUTBOX = _pg_unnest_insert("outbox", _OUTBOX_COLUMNS, ("int8", "text", "text", "int4", "text"))
+# The batch statements find their rows by key whatever the statistics their cached generic plan was
+# made from (see `repository._BEGIN_WRITE`): joined plainly with the unnested keys, a plan made while
+# `resources` was small read its whole index for every batch until the next ANALYZE. The update
+# names its rows by pk (`pk = ANY`); the current rows are probed per key (LATERAL, OFFSET 0 keeps the
+# probe a subquery) and then read by pk, so `FOR UPDATE OF r` still locks them in pk order.
 _PG_UPDATE_RESOURCES = (
     "UPDATE resources AS r SET version_id = u.version_id, last_updated = u.last_updated, deleted = u.deleted, "
     "body = u.body FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::bool[], $5::bytea[], $6::int4[]) "
     "AS u(pk, version_id, last_updated, deleted, body, previous) "
-    "WHERE r.pk = u.pk AND r.version_id = u.previous RETURNING r.pk"
+    "WHERE r.pk = ANY($1::int8[]) AND r.pk = u.pk AND r.version_id = u.previous RETURNING r.pk"
 )
 _PG_CURRENT = (
     "SELECT r.pk, r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, r.body FROM resources AS r "
-    "JOIN unnest($1::text[], $2::text[]) AS k(res_type, res_id) ON r.res_type = k.res_type AND r.res_id = k.res_id "
-    "ORDER BY r.pk"
+    "WHERE r.pk IN (SELECT x.pk FROM unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
+    "JOIN LATERAL (SELECT y.pk FROM resources AS y WHERE y.res_type = k.res_type AND y.res_id = k.res_id OFFSET 0) "
+    "AS x ON true) ORDER BY r.pk"
 )
 # The statements of one resource: `JOIN unnest($1)` is estimated at ten rows in a generic plan and at
 # the array's length in a custom one, so PostgreSQL would plan the batch forms anew on every execution.

@@ -49,8 +49,10 @@ INDEX_ROWS = {kind: CopyLayout([column_type(SEARCH_INDEX_TABLES[kind], c) for c 
               for kind, columns in _INDEX_COPY_COLUMNS.items()}
 
 _RESERVE = "SELECT nextval('resources_pk_seq') FROM generate_series(1, $1)"
-_EXISTING = ("SELECT r.res_type, r.res_id FROM resources AS r JOIN unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
-             "ON r.res_type = k.res_type AND r.res_id = k.res_id")
+# probed per key, as `batch._PG_CURRENT`: a batch's thousands of keys against an index of millions
+_EXISTING = ("SELECT x.res_type, x.res_id FROM unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
+             "JOIN LATERAL (SELECT r.res_type, r.res_id FROM resources AS r "
+             "WHERE r.res_type = k.res_type AND r.res_id = k.res_id OFFSET 0) AS x ON true")
 _PG_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
 

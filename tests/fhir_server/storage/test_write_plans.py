@@ -8,17 +8,19 @@ import pytest
 
 from fhir_server.context import DEV_PRINCIPAL, RequestContext
 from fhir_server.search.sql.identifier_lookup import LOOKUP_PG
+from fhir_server.storage.batch import _PG_CURRENT, _PG_UPDATE_RESOURCES
+from fhir_server.storage.bulk_load import _EXISTING
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])  # SQLite plans every statement afresh
 SYSTEM = "http://hospital.example/Mrn"
 ARGS = "(ARRAY['Patient'], ARRAY['identifier'], ARRAY['http://hospital.example/Mrn'], ARRAY['M-1'], ARRAY[0])"
 
 
-async def generic_plan(db, sql: str) -> str:
+async def generic_plan(db, sql: str, types: str = "text[], text[], text[], text[], int4[]", args: str = ARGS) -> str:
     """The plan PostgreSQL caches for `sql` on `db` (in a transaction), as made with its settings."""
-    await db.execute(f"PREPARE probe(text[], text[], text[], text[], int4[]) AS {sql}")
+    await db.execute(f"PREPARE probe({types}) AS {sql}")
     await db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    plan = "\n".join(row[0] for row in await db.fetch(f"EXPLAIN EXECUTE probe{ARGS}"))
+    plan = "\n".join(row[0] for row in await db.fetch(f"EXPLAIN EXECUTE probe{args}"))
     await db.execute("DEALLOCATE probe")
     return plan
 
@@ -48,3 +50,31 @@ async def test_the_same_plan_outside_a_write_is_left_to_the_planner(runtime) -> 
     async with runtime.store.pg_pool.acquire() as conn, conn.transaction():
         plan = await generic_plan(conn, LOOKUP_PG)
     assert "Seq Scan on search_token" in plan, plan
+
+
+KEYS = ("text[], text[]", "(ARRAY['Patient', 'Patient'], ARRAY['a', 'b'])")
+
+
+async def test_the_batch_statements_cached_in_a_write_find_their_rows_by_key(runtime) -> None:
+    await young_database(runtime)
+    async with runtime.store.write() as tx:
+        current = await generic_plan(tx.db, _PG_CURRENT + " FOR UPDATE OF r", *KEYS)
+        existing = await generic_plan(tx.db, _EXISTING, *KEYS)
+        update = await generic_plan(tx.db, _PG_UPDATE_RESOURCES, "int8[], int4[], int8[], bool[], bytea[], int4[]",
+                                    "(ARRAY[1], ARRAY[2], ARRAY[0], ARRAY[false], ARRAY['x'::bytea], ARRAY[1])")
+    for plan in (current, existing):
+        assert "Hash Join" not in plan and "Seq Scan" not in plan, plan
+        assert "Index Cond: ((res_type = k.res_type) AND (res_id = k.res_id))" in plan, plan  # a probe per key
+    # the current rows are locked in pk order, as before: the lock above the sort by pk
+    assert current.lstrip().startswith("LockRows") and "Sort Key: r.pk" in current, current
+    assert "Index Cond: (pk = ANY ($1))" in update, update  # the updated rows only, by pk
+
+
+async def test_the_plain_join_of_the_keys_reads_the_whole_index_on_those_statistics(runtime) -> None:
+    """The control: the shape the batch statements had, planned the same way."""
+    await young_database(runtime)
+    plain = ("SELECT r.pk FROM resources AS r JOIN unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
+             "ON r.res_type = k.res_type AND r.res_id = k.res_id ORDER BY r.pk")
+    async with runtime.store.write() as tx:
+        plan = await generic_plan(tx.db, plain, *KEYS)
+    assert "Hash Join" in plan and "Index Cond" not in plan, plan
