@@ -190,11 +190,13 @@ def _compartment(node: Compartment, resource: FromClause) -> ColumnElement[bool]
     rows = select(reference.c.resource_pk).where(
         reference.c.target_type == node.compartment_type, reference.c.target_id == node.compartment_id,
         or_(*memberships) if memberships else false()).correlate(None)
-    member = resource.c.pk.in_(rows)
     if any(res_type == node.compartment_type for res_type, _ in node.members):
-        return or_(member, and_(resource.c.res_type == node.compartment_type,
-                                resource.c.res_id == node.compartment_id))
-    return member
+        # one set of pks, not `pk IN (...) OR (type, id) = ...`: an OR beside a subquery is tested
+        # row by row, and PostgreSQL read the whole resources table for `Patient/x/*`
+        own = resources.alias()
+        rows = union_all(rows, select(own.c.pk).where(own.c.res_type == node.compartment_type,
+                                                       own.c.res_id == node.compartment_id))
+    return resource.c.pk.in_(rows)
 
 
 def _access(node: AccessLimit, resource: FromClause, now: int | None) -> ColumnElement[bool]:
