@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import asyncpg
 from alembic import command
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,23 @@ def in_transaction(url: str, work: Callable[[AsyncConnection], Awaitable[T]]) ->
                 return await work(conn)
         finally:
             await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def rolled_back(postgres_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work` with an asyncpg connection to PostgreSQL in a transaction that is rolled back: the
+    run's database keeps none of the rows it adds."""
+
+    async def go() -> Any:
+        conn = await asyncpg.connect(postgres_url)
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            return await work(conn)
+        finally:
+            await transaction.rollback()
+            await conn.close()
 
     return asyncio.run(go())
 

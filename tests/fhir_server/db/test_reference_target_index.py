@@ -3,9 +3,6 @@ still reads the reference index by type and parameter, and `resources` by pk onl
 
 from __future__ import annotations
 
-import asyncio
-
-import asyncpg
 import pytest
 from sqlalchemy import select as sql_select
 from sqlalchemy import text
@@ -16,7 +13,7 @@ from fhir_server.db.tables import resources
 from fhir_server.search.compartments import compartment
 from fhir_server.search.sql.compile import criterion
 from fhir_server.wiring import search_registry
-from tests.fhir_server.db.support import at_revision, in_transaction
+from tests.fhir_server.db.support import at_revision, in_transaction, rolled_back
 
 DROPPED = "ix_search_reference_target_type_target_id"
 
@@ -43,28 +40,21 @@ def test_postgresql_finds_compartment_members_by_type_and_parameter(postgres_url
     if postgres_url is None:
         pytest.skip("PostgreSQL is not reachable")
 
-    async def plan() -> str:
-        conn = await asyncpg.connect(postgres_url)
-        transaction = conn.transaction()  # rolled back: the run's database keeps no rows
-        await transaction.start()
-        try:
-            await conn.execute(
-                "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id) "
-                "SELECT n, (ARRAY['Observation', 'Encounter', 'Condition'])[n % 3 + 1], "
-                "(ARRAY['subject', 'performer', 'encounter'])[n % 3 + 1], 'Patient', 'p' || (n % 2000) "
-                "FROM generate_series(1, 30000) n")
-            await conn.execute("ANALYZE search_reference")
-            rows = await conn.fetch(
-                "EXPLAIN SELECT resource_pk FROM search_reference WHERE target_type = 'Patient' "
-                "AND target_id = 'p17' AND ((res_type = 'Observation' AND param IN ('subject', 'performer')) "
-                "OR (res_type = 'Encounter' AND param IN ('subject')) OR (res_type = 'Condition' AND param IN "
-                "('subject', 'asserter')))")
-            return "\n".join(row[0] for row in rows)
-        finally:
-            await transaction.rollback()
-            await conn.close()
+    async def plan(conn) -> str:
+        await conn.execute(
+            "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id) "
+            "SELECT n, (ARRAY['Observation', 'Encounter', 'Condition'])[n % 3 + 1], "
+            "(ARRAY['subject', 'performer', 'encounter'])[n % 3 + 1], 'Patient', 'p' || (n % 2000) "
+            "FROM generate_series(1, 30000) n")
+        await conn.execute("ANALYZE search_reference")
+        rows = await conn.fetch(
+            "EXPLAIN SELECT resource_pk FROM search_reference WHERE target_type = 'Patient' "
+            "AND target_id = 'p17' AND ((res_type = 'Observation' AND param IN ('subject', 'performer')) "
+            "OR (res_type = 'Encounter' AND param IN ('subject')) OR (res_type = 'Condition' AND param IN "
+            "('subject', 'asserter')))")
+        return "\n".join(row[0] for row in rows)
 
-    found = asyncio.run(plan())
+    found = rolled_back(postgres_url, plan)
     assert "ix_search_reference_target_resource" in found and "Seq Scan" not in found, found
 
 
@@ -77,25 +67,18 @@ def test_postgresql_reads_a_whole_compartment_by_pk(postgres_url):
     sql = str(sql_select(resources.c.pk).where(criterion(node, resources, "Observation")).limit(50).compile(
         dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
-    async def plan() -> tuple[str, set[int]]:
-        conn = await asyncpg.connect(postgres_url)
-        transaction = conn.transaction()  # rolled back: the run's database keeps no rows
-        await transaction.start()
-        try:
-            await conn.execute(
-                "INSERT INTO resources (pk, res_type, res_id, version_id, last_updated, deleted) "
-                "SELECT n, CASE WHEN n <= 2000 THEN 'Patient' ELSE 'Observation' END, 'p' || n, 1, 0, false "
-                "FROM generate_series(1, 20000) n")
-            await conn.execute(
-                "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id) "
-                "SELECT n, 'Observation', 'subject', 'Patient', 'p' || (n % 2000) FROM generate_series(2001, 20000) n")
-            await conn.execute("ANALYZE resources, search_reference")
-            found = {row[0] for row in await conn.fetch(sql)}
-            return "\n".join(row[0] for row in await conn.fetch("EXPLAIN " + sql)), found
-        finally:
-            await transaction.rollback()
-            await conn.close()
+    async def plan(conn) -> tuple[str, set[int]]:
+        await conn.execute(
+            "INSERT INTO resources (pk, res_type, res_id, version_id, last_updated, deleted) "
+            "SELECT n, CASE WHEN n <= 2000 THEN 'Patient' ELSE 'Observation' END, 'p' || n, 1, 0, false "
+            "FROM generate_series(1, 20000) n")
+        await conn.execute(
+            "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id) "
+            "SELECT n, 'Observation', 'subject', 'Patient', 'p' || (n % 2000) FROM generate_series(2001, 20000) n")
+        await conn.execute("ANALYZE resources, search_reference")
+        found = {row[0] for row in await conn.fetch(sql)}
+        return "\n".join(row[0] for row in await conn.fetch("EXPLAIN " + sql)), found
 
-    explained, found = asyncio.run(plan())
+    explained, found = rolled_back(postgres_url, plan)
     assert "Seq Scan on resources" not in explained, explained
     assert found == {17} | {n for n in range(2001, 20001) if n % 2000 == 17}  # the Patient and its Observations

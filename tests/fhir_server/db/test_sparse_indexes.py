@@ -3,14 +3,11 @@ having one, and searches for a url or a system still use them."""
 
 from __future__ import annotations
 
-import asyncio
-
-import asyncpg
 import pytest
 from sqlalchemy import text
 
 from fhir_server.config import Settings
-from tests.fhir_server.db.support import at_revision, in_transaction
+from tests.fhir_server.db.support import at_revision, in_transaction, rolled_back
 
 INDEXES = {"ix_search_reference_res_type_param_url": "url", "ix_search_token_res_type_param_system": "system"}
 
@@ -41,36 +38,29 @@ def test_postgresql_searches_a_system_or_a_url_through_them(postgres_url):
     if postgres_url is None:
         pytest.skip("PostgreSQL is not reachable")
 
-    async def plans() -> list[str]:
-        conn = await asyncpg.connect(postgres_url)
-        transaction = conn.transaction()  # rolled back: the run's database keeps no rows
-        await transaction.start()
-        try:
-            # codes without a system (statuses) and with one, local references and a few absolute ones
-            await conn.execute(
-                "INSERT INTO search_token (resource_pk, res_type, param, system, code) "
-                "SELECT n, 'Observation', 'code', CASE WHEN n % 2 = 0 THEN 'http://loinc.org' END, "
-                "'c' || (n % 50) FROM generate_series(1, 5000) n")
-            await conn.execute(
-                "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id, url) "
-                "SELECT n, 'Observation', 'subject', CASE WHEN n % 100 <> 0 THEN 'Patient' END, "
-                "CASE WHEN n % 100 <> 0 THEN 'p' || n END, "
-                "CASE WHEN n % 100 = 0 THEN 'http://other.example/fhir/Patient/' || n END "
-                "FROM generate_series(1, 5000) n")
-            await conn.execute("ANALYZE search_token")
-            await conn.execute("ANALYZE search_reference")
-            await conn.execute("SET LOCAL enable_seqscan = off")
-            token = await conn.fetch(
-                "EXPLAIN SELECT resource_pk FROM search_token WHERE res_type = 'Observation' "
-                "AND param = 'code' AND system = $1", "http://loinc.org")
-            reference = await conn.fetch(
-                "EXPLAIN SELECT resource_pk FROM search_reference WHERE res_type = 'Observation' "
-                "AND param = 'subject' AND url = $1", "http://other.example/fhir/Patient/100")
-            return ["\n".join(row[0] for row in plan) for plan in (token, reference)]
-        finally:
-            await transaction.rollback()
-            await conn.close()
+    async def plans(conn) -> list[str]:
+        # codes without a system (statuses) and with one, local references and a few absolute ones
+        await conn.execute(
+            "INSERT INTO search_token (resource_pk, res_type, param, system, code) "
+            "SELECT n, 'Observation', 'code', CASE WHEN n % 2 = 0 THEN 'http://loinc.org' END, "
+            "'c' || (n % 50) FROM generate_series(1, 5000) n")
+        await conn.execute(
+            "INSERT INTO search_reference (resource_pk, res_type, param, target_type, target_id, url) "
+            "SELECT n, 'Observation', 'subject', CASE WHEN n % 100 <> 0 THEN 'Patient' END, "
+            "CASE WHEN n % 100 <> 0 THEN 'p' || n END, "
+            "CASE WHEN n % 100 = 0 THEN 'http://other.example/fhir/Patient/' || n END "
+            "FROM generate_series(1, 5000) n")
+        await conn.execute("ANALYZE search_token")
+        await conn.execute("ANALYZE search_reference")
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        token = await conn.fetch(
+            "EXPLAIN SELECT resource_pk FROM search_token WHERE res_type = 'Observation' "
+            "AND param = 'code' AND system = $1", "http://loinc.org")
+        reference = await conn.fetch(
+            "EXPLAIN SELECT resource_pk FROM search_reference WHERE res_type = 'Observation' "
+            "AND param = 'subject' AND url = $1", "http://other.example/fhir/Patient/100")
+        return ["\n".join(row[0] for row in plan) for plan in (token, reference)]
 
-    token, reference = asyncio.run(plans())
+    token, reference = rolled_back(postgres_url, plans)
     assert "ix_search_token_res_type_param_system" in token, token
     assert "ix_search_reference_res_type_param_url" in reference, reference
