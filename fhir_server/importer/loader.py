@@ -92,8 +92,8 @@ class Importer:
         self.ctx = replace(ctx, bulk_load=True)  # change subscribers see a bulk load, not a clinical write
         self.batch_size = batch_size
         self.executor = executor
-        self.ahead = max(1, workers) + 1
-        self.parts = max(1, workers)
+        self.parts = max(1, workers)  # a batch is staged in this many parts at once (`_staged`)
+        self.ahead = self.parts + 1
         self.scope = scope
         self.stager = Stager(resources.validator, resources.indexer)
         # PostgreSQL: new resources go in by COPY (`bulk_writer`); SQLite: all through `write_records`

@@ -166,6 +166,8 @@ class SearchRegistry:
         self.generation = 0
         # per resource type: (generation, its parameters with `union_of` worked out)
         self._views: dict[str, tuple[int, dict[str, SearchParam]]] = {}
+        # per target type: (generation, `referring`'s answer)
+        self._referring: dict[str, tuple[int, tuple[tuple[str, tuple[str, ...]], ...]]] = {}
 
     @classmethod
     def from_definitions(cls, definitions: Iterable[Mapping[str, Any]] | None = None) -> SearchRegistry:
@@ -245,6 +247,23 @@ class SearchRegistry:
         or those of the parameters it is the union of."""
         param = self.get(resource_type, code)
         return param.row_codes if param is not None else (code,)
+
+    def referring(self, target_type: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(type, parameter codes) of every reference parameter that can point at `target_type` (its
+        targets name it, or name none), by the codes its rows are stored under: what `_revinclude=*`
+        reads."""
+        known = self._referring.get(target_type)
+        if known is not None and known[0] == self.generation:
+            return known[1]
+        pairs = []
+        for res_type in sorted(self._params):
+            codes = sorted({code for param in self.params_for(res_type).values()
+                            if param.type == "reference" and (not param.targets or target_type in param.targets)
+                            for code in param.row_codes})
+            if codes:
+                pairs.append((res_type, tuple(codes)))
+        self._referring[target_type] = (self.generation, tuple(pairs))
+        return tuple(pairs)
 
     def params_for(self, resource_type: str) -> Mapping[str, SearchParam]:
         """Every parameter of the type, by code."""

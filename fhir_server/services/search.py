@@ -37,7 +37,7 @@ from fhir_server.search.params import parse_system_query
 from fhir_server.search.query import AccessLimit, Node
 from fhir_server.search.refusals import NotSupported
 from fhir_server.search.sql.compile import compile_query, compile_total
-from fhir_server.search.sql.includes import Referring, compile_include, compile_revinclude, referring_params
+from fhir_server.search.sql.includes import compile_include, compile_revinclude
 from fhir_server.search.sql.paging import Page, compile_page
 from fhir_server.search.sql.render import Renderer
 from fhir_server.search.sql.sizes import Sizes
@@ -84,7 +84,6 @@ class SearchService:
         self.max_count = max_count
         self.render = Renderer(store.engine.dialect)
         self.sizes = Sizes()
-        self._referring_known: dict[tuple[int, int, str], Referring] = {}
 
     # -- parsing ---------------------------------------------------------------------------------
 
@@ -276,17 +275,6 @@ class SearchService:
 
     # -- _include and _revinclude ------------------------------------------------------------------
 
-    def _referring(self, target_type: str) -> Referring:
-        """The (type, parameters) pairs `_revinclude=*` reads for a target type, learnt once per
-        registry generation."""
-        key = (id(self.registry), self.registry.generation, target_type)
-        known = self._referring_known.get(key)
-        if known is None:
-            if len(self._referring_known) > 1000:
-                self._referring_known.clear()
-            known = self._referring_known[key] = referring_params(self.registry, [target_type])
-        return known
-
     async def _included(self, db: Driver, query: ParsedQuery, matches: list[CurrentRow]) -> tuple[list[CurrentRow], bool]:
         result = query.result
         if not (result.include or result.revinclude) or not matches:
@@ -299,15 +287,15 @@ class SearchService:
             nonlocal truncated
             added: list[CurrentRow] = []
             for reverse, include in includes:
-                sources = [row.pk for row in rows if reverse or include.source_type in ("*", row.res_type)]
-                if not sources:
-                    continue
                 if reverse:
                     targets: dict[str, list[str]] = {}
                     for row in rows:
                         targets.setdefault(row.res_type, []).append(row.res_id)
-                    statement = compile_revinclude(include, targets, self._referring)
+                    statement = compile_revinclude(include, targets, self.registry)
                 else:
+                    sources = [row.pk for row in rows if include.source_type in ("*", row.res_type)]
+                    if not sources:
+                        continue
                     statement = compile_include(include, sources)
                 new = [row for row in await self._resources(db, statement) if row.pk not in seen]
                 room = MAX_INCLUDED - len(included) - len(added)

@@ -94,11 +94,12 @@ _PG_UPDATE_RESOURCES = (
     "AS u(pk, version_id, last_updated, deleted, body, previous) "
     "WHERE r.pk = ANY($1::int8[]) AND r.pk = u.pk AND r.version_id = u.previous RETURNING r.pk"
 )
+# the resources of the keys in $1 (types) and $2 (ids) that exist, as `x` (pk, res_type, res_id)
+PG_KEY_PROBE = ("unnest($1::text[], $2::text[]) AS k(res_type, res_id) JOIN LATERAL (SELECT y.pk, y.res_type, y.res_id "
+                "FROM resources AS y WHERE y.res_type = k.res_type AND y.res_id = k.res_id OFFSET 0) AS x ON true")
 _PG_CURRENT = (
     "SELECT r.pk, r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, r.body FROM resources AS r "
-    "WHERE r.pk IN (SELECT x.pk FROM unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
-    "JOIN LATERAL (SELECT y.pk FROM resources AS y WHERE y.res_type = k.res_type AND y.res_id = k.res_id OFFSET 0) "
-    "AS x ON true) ORDER BY r.pk"
+    f"WHERE r.pk IN (SELECT x.pk FROM {PG_KEY_PROBE}) ORDER BY r.pk"
 )
 # The statements of one resource: `JOIN unnest($1)` is estimated at ten rows in a generic plan and at
 # the array's length in a custom one, so PostgreSQL would plan the batch forms anew on every execution.

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES, outbox, resource_versions, resources
+from fhir_server.storage.batch import PG_KEY_PROBE
 from fhir_server.storage.copy_binary import CopyLayout, column_type, copy_payload
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite
 from fhir_server.storage.repository import ResourceStore, Tx
@@ -49,10 +50,8 @@ INDEX_ROWS = {kind: CopyLayout([column_type(SEARCH_INDEX_TABLES[kind], c) for c 
               for kind, columns in _INDEX_COPY_COLUMNS.items()}
 
 _RESERVE = "SELECT nextval('resources_pk_seq') FROM generate_series(1, $1)"
-# probed per key, as `batch._PG_CURRENT`: a batch's thousands of keys against an index of millions
-_EXISTING = ("SELECT x.res_type, x.res_id FROM unnest($1::text[], $2::text[]) AS k(res_type, res_id) "
-             "JOIN LATERAL (SELECT r.res_type, r.res_id FROM resources AS r "
-             "WHERE r.res_type = k.res_type AND r.res_id = k.res_id OFFSET 0) AS x ON true")
+# probed per key, as the current rows of a write: a batch's thousands of keys against an index of millions
+_EXISTING = f"SELECT x.res_type, x.res_id FROM {PG_KEY_PROBE}"
 _PG_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
 

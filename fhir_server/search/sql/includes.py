@@ -6,7 +6,7 @@ type or parameter `*` stands for any.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, false, or_, select
@@ -15,9 +15,7 @@ from fhir_server.db.tables import resources, search_reference
 from fhir_server.search.query import Include
 from fhir_server.search.registry import SearchRegistry
 
-__all__ = ["compile_include", "compile_revinclude", "referring_params", "Referring"]
-
-Referring = tuple[tuple[str, tuple[str, ...]], ...]
+__all__ = ["compile_include", "compile_revinclude"]
 
 
 def compile_include(include: Include, pks: Sequence[int]) -> Select[Any]:
@@ -40,16 +38,16 @@ def compile_include(include: Include, pks: Sequence[int]) -> Select[Any]:
 
 
 def compile_revinclude(include: Include, targets: Mapping[str, Sequence[str]],
-                       referring: Callable[[str], Referring] | None = None) -> Select[Any]:
+                       registry: SearchRegistry | None = None) -> Select[Any]:
     """Resources of `include.source_type` referring through `include.param` to any of `targets` (ids
-    by type: the page's resources). A `*` (source type or parameter) asks `referring` for the (type,
-    parameters) pairs that can point at a target type (`referring_params`): every lookup then starts
-    with a type and a parameter, as the reference index does."""
+    by type: the page's resources). A `*` (source type or parameter) reads the (type, parameters)
+    pairs that can point at a target type (`SearchRegistry.referring`): every lookup then starts with
+    a type and a parameter, as the reference index does."""
     reference = search_reference.alias()
     source = resources.alias()
     wildcard = "*" in (include.source_type, include.param)
-    if wildcard and referring is None:
-        raise ValueError(f"_revinclude={include.source_type}:{include.param} needs the referring parameters")
+    if wildcard and registry is None:
+        raise ValueError(f"_revinclude={include.source_type}:{include.param} needs the registry's reference parameters")
     branches = []
     for target_type, ids in targets.items():
         if include.target_type is not None and target_type != include.target_type:
@@ -59,7 +57,7 @@ def compile_revinclude(include: Include, targets: Mapping[str, Sequence[str]],
             branch += [reference.c.res_type == include.source_type, reference.c.param == include.param]
         else:
             pairs = [and_(reference.c.res_type == res_type, reference.c.param.in_(codes))
-                     for res_type, codes in referring(target_type)  # type: ignore[misc]
+                     for res_type, codes in registry.referring(target_type)  # type: ignore[union-attr]
                      if include.source_type in ("*", res_type)]
             if not pairs:
                 continue
@@ -68,17 +66,3 @@ def compile_revinclude(include: Include, targets: Mapping[str, Sequence[str]],
     return (select(source.c.pk).distinct()
             .select_from(reference.join(source, source.c.pk == reference.c.resource_pk))
             .where(or_(*branches) if branches else false(), source.c.deleted.is_(false())))
-
-
-def referring_params(registry: SearchRegistry, target_types: Iterable[str]) -> Referring:
-    """(type, parameter codes) of every reference parameter that can point at one of `target_types`
-    (its targets name one, or name none), by the codes its rows are stored under."""
-    wanted = set(target_types)
-    pairs = []
-    for res_type in sorted(registry.resource_types):
-        codes = sorted({code for param in registry.params_for(res_type).values()
-                        if param.type == "reference" and (not param.targets or wanted.intersection(param.targets))
-                        for code in registry.row_codes(res_type, param.code)})
-        if codes:
-            pairs.append((res_type, tuple(codes)))
-    return tuple(pairs)

@@ -16,7 +16,6 @@ from fhir_server.search import (
 )
 from fhir_server.search.dates import parse_date_range
 from fhir_server.search.query import ParsedQuery
-from fhir_server.search.sql.includes import referring_params
 from fhir_server.storage.driver import driver_for
 from fhir_server.storage.repository import Tx
 from tests.fhir_server.search.sql.store import Store
@@ -151,11 +150,12 @@ async def test_include_and_revinclude(store: Store) -> None:
     [anything] = query(store, "Patient", ("_revinclude", "*")).result.revinclude
     with pytest.raises(ValueError):
         compile_revinclude(anything, women)  # a wildcard needs the parameters that may refer to the page
-    referring = referring_params(store.registry, ["Patient"])
+    referring = store.registry.referring("Patient")
     assert ("Observation", ("focus", "patient", "performer", "subject")) in referring
-    everything = await store.pks(compile_revinclude(anything, women, lambda _type: referring))
+    everything = await store.pks(compile_revinclude(anything, women, store.registry))
     assert set(store.ordered(everything)) >= {"o1", "o2", "o4", "e1"}
-    assert await store.pks(compile_revinclude(anything, women, lambda _type: ())) == []
+    [binaries] = query(store, "Patient", ("_revinclude", "Binary:*")).result.revinclude
+    assert await store.pks(compile_revinclude(binaries, women, store.registry)) == []  # no parameter can refer
 
 
 async def test_matcher_for_conditional_writes(store: Store) -> None:
