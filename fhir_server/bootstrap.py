@@ -273,7 +273,7 @@ async def start_runtime(settings: Settings) -> Runtime:
 
     exports.audit.sink = record  # kick-offs, completions and downloads of bulk exports
     if pg_pool is not None:
-        runtime.statistics = StatisticsKeeper(pg_pool, settings.database_analyze_seconds)
+        runtime.statistics = StatisticsKeeper(settings.driver_dsn, settings.database_analyze_seconds)
         runtime.statistics.start()
     await load_plugins(runtime, capability_statement=lambda: _capability_statement(settings, operations, registry))
     return runtime

@@ -1,12 +1,12 @@
 """Where autovacuum is off, the server analyzes a table whose rows changed by more than 50 + 10% since
-its last analysis and vacuums one with more dead rows than 50 + 20% (autovacuum's rules), one process
-at a time, in the background; on PostgreSQL (SQLite has no such upkeep)."""
+its last analysis and vacuums one with more dead rows than 50 + 20% (autovacuum's rules), in one
+process per database, in the background; on PostgreSQL (SQLite has no such upkeep)."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -91,37 +91,117 @@ async def test_a_table_with_many_dead_rows_is_vacuumed(probe):
     assert await reltuples(conn, table) == 300
 
 
-async def test_one_process_analyzes_at_a_time(probe, postgres_url):
-    conn, table = probe
-    await insert(conn, table, 500)
-    await changed_since_analysis(conn, table, 500)
-    other = await asyncpg.connect(postgres_url)
+@pytest.fixture
+async def own_database(postgres_url: str | None) -> AsyncIterator[str]:
+    """A new, empty database of the test cluster, dropped afterwards: the upkeep lock is one per
+    database, and the test database's is held by the keepers of the runtimes other tests start."""
+    if postgres_url is None:
+        pytest.skip("planner statistics are PostgreSQL's")
+    base, _, _ = postgres_url.rpartition("/")
+    name = f"statistics_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres_url)
     try:
-        await other.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)  # another process is analyzing
-        assert await maintain(conn) == {}
-        assert await reltuples(conn, table) <= 0
+        if await admin.fetchval("SELECT current_setting('autovacuum') = 'on'"):
+            pytest.skip("this cluster's autovacuum keeps its tables; the keeper leaves them to it")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{base}/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
-        await other.close()  # its lock goes with it
-    assert table in await maintain(conn)
+        await admin.close()
 
 
-async def test_the_keeper_analyzes_in_the_background_without_autovacuum(probe, postgres_url):
-    conn, table = probe
-    if await conn.fetchval("SELECT current_setting('autovacuum') = 'on'"):
-        pytest.skip("this cluster's autovacuum keeps its tables; the keeper leaves them to it")
-    pool = await asyncpg.create_pool(postgres_url, min_size=1, max_size=1)
-    keeper = StatisticsKeeper(pool, interval=0.05)
-    keeper.start()
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(200):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+def analyzed(conn: asyncpg.Connection, rows: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await reltuples(conn, "probe") == rows
+
+    return check
+
+
+def leads(keeper: StatisticsKeeper) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return keeper.leading
+
+    return check
+
+
+async def test_the_keeper_analyzes_in_the_background_without_autovacuum(own_database):
+    conn = await asyncpg.connect(own_database)
+    keeper = StatisticsKeeper(own_database, interval=0.05)
     try:
-        await insert(conn, table, 300)
-        for _ in range(200):
-            if await reltuples(conn, table) == 300:
-                break
-            await asyncio.sleep(0.05)
-        assert await reltuples(conn, table) == 300
+        await conn.execute("CREATE TABLE probe (n int)")
+        keeper.start()
+        await insert(conn, "probe", 300)
+        await eventually(analyzed(conn, 300), "the table analyzed")
+        assert keeper.leading
     finally:
         await keeper.close()
-        await pool.close()
+        await conn.close()
+
+
+async def test_one_process_per_database_keeps_its_tables(own_database):
+    """The first keeper to take the upkeep lock keeps it; another takes over only when it stops."""
+    conn = await asyncpg.connect(own_database)
+    first = StatisticsKeeper(own_database, interval=0.05)
+    second = StatisticsKeeper(own_database, interval=0.05)
+
+    async def holders() -> int:
+        return await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                   "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+    try:
+        await conn.execute("CREATE TABLE probe (n int)")
+        first.start()
+        await eventually(leads(first), "the first keeper leads")
+        second.start()
+        await asyncio.sleep(0.5)  # ten looks by the second
+        assert not second.leading
+        assert await holders() == 1
+
+        await insert(conn, "probe", 200)
+        await eventually(analyzed(conn, 200), "the table analyzed by the first keeper")
+
+        await first.close()  # its lock goes with its connection
+        await eventually(leads(second), "the second keeper takes over")
+        assert not first.leading
+        await insert(conn, "probe", 100)
+        await eventually(analyzed(conn, 300), "the table analyzed by the second keeper")
+        assert await holders() == 1
+    finally:
+        await first.close()
+        await second.close()
+        await conn.close()
+
+
+async def test_a_keeper_leaves_the_tables_while_another_process_holds_the_lock(own_database):
+    conn = await asyncpg.connect(own_database)
+    other = await asyncpg.connect(own_database)
+    keeper = StatisticsKeeper(own_database, interval=0.05)
+    try:
+        await conn.execute("CREATE TABLE probe (n int)")
+        await other.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)  # another process keeps the tables
+        keeper.start()
+        await insert(conn, "probe", 500)
+        await changed_since_analysis(conn, "probe", 500)
+        await asyncio.sleep(0.5)
+        assert not keeper.leading
+        assert await reltuples(conn, "probe") <= 0
+        await other.close()
+        await eventually(analyzed(conn, 500), "the table analyzed once the lock was free")
+        assert keeper.leading
+    finally:
+        await keeper.close()
+        await other.close()
+        await conn.close()
 
 
 def statistics_targets(url: str) -> dict[str, int]:
@@ -157,3 +237,35 @@ def test_upkeep_rests_nine_times_as_long_as_its_last_round_took():
     assert pause(30.0, 0.0) == 30.0
     assert pause(30.0, 6.0) == 54.0
     assert pause(0.05, 0.1) == pytest.approx(0.9)
+
+
+def statistics_kinds(url: str) -> dict[str, tuple[str, int]]:
+    async def read() -> dict[str, tuple[str, int]]:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT stxname, array_to_string(stxkind, ''), stxstattarget FROM pg_statistic_ext "
+                                    "WHERE stxname LIKE 'st\\_search\\_%'")
+            return {name: (kinds, target) for name, kinds, target in rows}
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def test_the_search_statistics_keep_the_common_combinations_without_dependencies(postgres_url):
+    """Migration 0021: the planner estimates the search tables' criteria from the lists of common
+    combinations, so the functional dependencies (most of an ANALYZE of `search_token`) go; the
+    targets stay. A downgrade makes them again."""
+    if postgres_url is None:
+        pytest.skip("extended statistics are PostgreSQL's")
+    tables = ("token", "reference", "quantity", "string", "date", "number", "uri")
+    targets = {"st_search_token": 250, "st_search_reference": 250}
+    assert statistics_kinds(postgres_url) == {f"st_search_{t}": ("m", targets.get(f"st_search_{t}", -1)) for t in tables}
+    url = Settings(database_url=postgres_url).sqlalchemy_url
+    command.downgrade(migrate.alembic_config(url), "0020")
+    try:
+        assert statistics_kinds(postgres_url) == {
+            f"st_search_{t}": ("fm", targets.get(f"st_search_{t}", -1)) for t in tables}
+    finally:
+        migrate.upgrade(url)
+    assert statistics_kinds(postgres_url) == {f"st_search_{t}": ("m", targets.get(f"st_search_{t}", -1)) for t in tables}
