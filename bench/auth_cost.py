@@ -61,9 +61,13 @@ def token(base: str, key: RSAKey, client_id: str) -> str:
 
 def server_cpu_seconds(process_group: int, database: str) -> tuple[float, float]:
     """CPU time used so far by the server's processes and by the PostgreSQL backends serving its
-    database (found by their process title), user + system."""
+    database (found by their process title), user + system. Backends that have ended count too (a pool
+    replaces its connections after so many queries): their time is in their parent's (the postmaster's)
+    count of its ended children, which includes those of the cluster's other databases, quiet while
+    a benchmark runs."""
     tick = os.sysconf("SC_CLK_TCK")
     api = db = 0
+    postmasters: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -74,8 +78,15 @@ def server_cpu_seconds(process_group: int, database: str) -> tuple[float, float]
                 api += used
             elif b"postgres" in (cmdline := (entry / "cmdline").read_bytes()) and f" {database} ".encode() in cmdline:
                 db += used
+                postmasters.add(int(fields[1]))
         except (OSError, ValueError, IndexError):
             continue  # the process ended meanwhile
+    for pid in postmasters:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            db += int(fields[13]) + int(fields[14])  # cutime, cstime: its children that have ended
+        except (OSError, ValueError, IndexError):
+            continue
     return api / tick, db / tick
 
 
