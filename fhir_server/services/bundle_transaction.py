@@ -141,12 +141,16 @@ class TransactionRun:
         found = await resources.match_many_in(tx, [(entry.res_type, criteria) for entry, criteria in ahead]) \
             if ahead else []
         matches = {entry.index: ids for (entry, _), ids in zip(ahead, found, strict=True)}
+        # and the resources the conditional creates among them found, read together
+        rows = await resources.current_many_in(tx, [(entry.res_type, ids[0]) for entry, _ in ahead
+                                                    if entry.method == "POST" and len(ids := matches[entry.index]) == 1])
         for entry in self.entries:
             with named(entry):
                 if entry.method == "POST" and entry.if_none_exist:
                     criteria = self.ids.criteria(entry.if_none_exist)
                     existing = await resources.resolve_create_in(
-                        tx, entry.res_type, criteria, matches=matches.get(entry.index) if criteria == entry.if_none_exist else None)
+                        tx, entry.res_type, criteria, rows=rows,
+                        matches=matches.get(entry.index) if criteria == entry.if_none_exist else None)
                     if existing is None:
                         self._target(entry, str(uuid.uuid4()))
                     else:
