@@ -13,7 +13,6 @@ as entities; the Device itself is written (or updated to the current versions) i
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 from ai_pipeline.fhir_output import provenance
 from ai_pipeline.identity import DEVICE_ID, DEVICE_REFERENCE, device
 from fhir_server.context import RequestContext
+from fhir_server.ids import new_id
 from fhir_server.services import ResourceService
 from fhir_server.services.outcome import ResourceVersion
 from fhir_server.services.write_ops import Create, Put, Remove, WriteOp
@@ -113,7 +113,7 @@ class WriteBack:
         if not recording:
             return done
         created = await self.resources.write_many_in(tx, ctx, [
-            Create(self.resources.prepare("Provenance", record), str(uuid.uuid4())) for _, record in recording])
+            Create(self.resources.prepare("Provenance", record), new_id()) for _, record in recording])
         for (n, _), result in zip(recording, created, strict=True):
             assert result.version is not None
             done[n].provenance = result.version.versioned_path

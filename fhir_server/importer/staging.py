@@ -14,12 +14,12 @@ for COPY here (`copy_rows`), in case it turns out to be a new resource (`bulk_wr
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from fhir_server.errors import BadRequest, FhirError, Issue, operation_outcome
+from fhir_server.ids import new_id
 from fhir_server.importer.copy_rows import encode_index
 from fhir_server.importer.sources import BUNDLE, Record
 from fhir_server.services.bundle_references import Identities
@@ -139,7 +139,7 @@ class Stager:
         prepared = prepare(self.validator, res_type, resource)
         body_id = resource.get("id")
         put = body_id is not None or urn_id is not None
-        res_id = check_id(body_id) if isinstance(body_id, str) else urn_id or str(uuid.uuid4())
+        res_id = check_id(body_id) if isinstance(body_id, str) else urn_id or new_id()
         if body_id is not None and not isinstance(body_id, str):
             raise BadRequest("the resource id must be a string")
         staged = stage(self.indexer, prepared.content(), res_id, 1)

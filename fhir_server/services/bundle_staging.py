@@ -10,9 +10,9 @@ be updates of an existing resource, whose version number only the database knows
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
+from fhir_server.ids import new_id
 from fhir_server.services.bundle_entries import BundleEntry
 from fhir_server.services.bundle_errors import at_entry, no_such_entry
 from fhir_server.services.bundle_references import Identities, unresolved
@@ -38,7 +38,7 @@ def plan_transaction(resources: ResourceService, entries: list[BundleEntry], pre
     waiting = False  # a conditional entry's identity is only known inside the transaction
     for entry in entries:
         if entry.method == "POST" and not entry.if_none_exist:
-            assigned[entry.index] = str(uuid.uuid4())
+            assigned[entry.index] = new_id()
             if bind_full_urls:
                 identities.bind(entry.full_url, entry.res_type, assigned[entry.index], base_url=base_url)
         elif entry.method in ("PUT", "PATCH") and entry.res_id is not None:

@@ -16,13 +16,13 @@ fullUrl bindings (batch entries may not refer to each other).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, PreconditionFailed
+from fhir_server.ids import new_id
 from fhir_server.services.bundle_entries import BundleEntry, parse_criteria
 from fhir_server.services.bundle_errors import at_entry, no_such_entry
 from fhir_server.services.bundle_references import Identities, unresolved
@@ -83,7 +83,7 @@ class TransactionRun:
         self.targets: dict[int, str] = {}
         for entry in self.entries:
             if entry.method == "POST" and not entry.if_none_exist:
-                self._target(entry, self.assigned.get(entry.index) or str(uuid.uuid4()))
+                self._target(entry, self.assigned.get(entry.index) or new_id())
             elif entry.method in ("PUT", "PATCH") and entry.res_id is not None:
                 self._target(entry, entry.res_id)
         await self._deletes([e for e in self.entries if e.method == "DELETE"])
@@ -152,7 +152,7 @@ class TransactionRun:
                         tx, entry.res_type, criteria, rows=rows,
                         matches=matches.get(entry.index) if criteria == entry.if_none_exist else None)
                     if existing is None:
-                        self._target(entry, str(uuid.uuid4()))
+                        self._target(entry, new_id())
                     else:
                         self._target(entry, existing.res_id)
                         version = await resources.reveal(self.ctx, "read", ResourceVersion(

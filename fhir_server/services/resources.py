@@ -9,7 +9,6 @@ search index rows and change events of a unit of work commit together or not at 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from fhir_server.auth.policy import AccessPolicy
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, Gone, MultipleMatches, NotFound, PreconditionFailed
+from fhir_server.ids import new_id
 from fhir_server.services.access import AccessGuard, Written
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.patch import apply_patch
@@ -258,7 +258,7 @@ class ResourceService:
             raise MultipleMatches(f"the criteria matched {len(matches)} {res_type} resources; "
                                   "a conditional update needs at most one")
         if not matches:
-            return check_id(body_id) if isinstance(body_id, str) else str(uuid.uuid4())
+            return check_id(body_id) if isinstance(body_id, str) else new_id()
         if body_id is not None and body_id != matches[0]:
             raise BadRequest(f"the resource id '{body_id}' differs from the matching {res_type}/{matches[0]}")
         return matches[0]
@@ -287,7 +287,7 @@ class ResourceService:
     async def create(self, ctx: RequestContext, res_type: str, resource: Any, *,
                      if_none_exist: Criteria | None = None) -> WriteResult:
         prepared = self.prepare(res_type, resource)
-        res_id = str(uuid.uuid4())
+        res_id = new_id()
         # stamped, serialised and indexed before the transaction opens: no CPU work under its locks
         prepared = Prepared(res_type, prepared.resource, prepared.issues, self.stage(prepared.content(), res_id))
         return await self.run_in_transaction(
@@ -301,7 +301,7 @@ class ResourceService:
             if existing is not None:
                 found = await self.reveal(ctx, "read", _version(existing))
                 return WriteResult(found, created=False, changed=False, issues=prepared.issues)
-        return await self._write_one(tx, ctx, Create(prepared, res_id or str(uuid.uuid4())))
+        return await self._write_one(tx, ctx, Create(prepared, res_id or new_id()))
 
     # -- update --------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ Nothing here commits: every method runs in the caller's transaction.
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from fhir_server.ids import new_id
 from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.instants import now_micros
 from fhir_server.storage.repository import ResourceStore, Tx
@@ -56,7 +56,7 @@ class LoggedEvent:
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    return new_id()
 
 
 def _aad(row_id: str) -> bytes:
