@@ -159,7 +159,7 @@ class ResourceService:
         for res_type, res_id in keys:
             require_type(res_type)
             self.access.check(ctx, "read", res_type, instance=True, res_id=res_id)
-        rows = await self.batch.current_many(tx, keys, bodies=True)
+        rows = await self.current_many_in(tx, keys)
         found = {}
         for key in dict.fromkeys(keys):
             row = rows.get(key)

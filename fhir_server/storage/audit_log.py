@@ -29,7 +29,7 @@ from fhir_server.storage.crypto import Keyring
 from fhir_server.storage.instants import now_micros
 from fhir_server.storage.repository import ResourceStore, Tx
 
-__all__ = ["AuditLogStore", "LoggedEvent", "new_event_id"]
+__all__ = ["AuditLogStore", "LoggedEvent"]
 
 _APPEND = "INSERT INTO audit_log (event_id, recorded, body) VALUES ($1, $2, $3)"
 _ALL = "SELECT event_id, body FROM audit_log"
@@ -53,10 +53,6 @@ class LoggedEvent:
     event_id: str
     recorded: int
     resource: dict[str, Any]
-
-
-def new_event_id() -> str:
-    return new_id()
 
 
 def _aad(row_id: str) -> bytes:
@@ -86,7 +82,7 @@ class AuditLogStore:
         """Append the events as one row; returns the ids their AuditEvents will have."""
         if not events:
             return []
-        row_id = new_event_id()
+        row_id = new_id()
         await tx.db.execute(_APPEND, row_id, now_micros(), self.keyring.seal(_packed(events), _aad(row_id)))
         return [f"{row_id}.{n}" for n in range(len(events))]
 

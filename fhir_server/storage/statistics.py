@@ -18,9 +18,9 @@ the keeper leaves the tables to it.
 Upkeep takes at most a tenth of one connection's time: after a round that took t seconds the keeper
 looks again no sooner than 9t later. When every process kept its own rounds (taking turns through
 the lock), a database served by several processes had that much upkeep per process: under the HL7
-gateway's two listener processes, ANALYZE took nearly half the database's CPU time. Under a steady stream of writes every table is due at every
-look, and ANALYZE samples up to 75,000 rows per table whatever its size, so at a million resources a
-round takes seconds; looking every 30 s regardless, the keeper took a fifth of the database's CPU time
+gateway's two listener processes, ANALYZE took nearly half the database's CPU time. Under a steady
+stream of writes every table is due at every look, and ANALYZE samples up to 75,000 rows per table
+whatever its size, so at a million resources a round takes seconds; looking every 30 s regardless, the keeper took a fifth of the database's CPU time
 during a bulk import (0.293 against 0.230 ms per resource without it). The small tables of a new
 database are analyzed in milliseconds, so their statistics still follow within `interval`.
 """
