@@ -40,7 +40,7 @@ _COALESCE_PG = (
     + " ON CONFLICT (dedupe_key) DO UPDATE SET updated_at = EXCLUDED.updated_at, payload = jsonb_set("
     "jobs.payload::jsonb || EXCLUDED.payload::jsonb, ARRAY[$6::text], "
     "COALESCE(jobs.payload::jsonb -> $6::text, '[]'::jsonb) || COALESCE(EXCLUDED.payload::jsonb -> $6::text, '[]'::jsonb)"
-    ")::text RETURNING pk, xmax = 0 AS inserted"
+    ")::text"
 )
 _WAITING_SQLITE = "SELECT pk, payload FROM jobs WHERE dedupe_key = $1"
 _MERGE_SQLITE = "UPDATE jobs SET payload = $1, updated_at = $2 WHERE pk = $3"
@@ -105,10 +105,12 @@ class JobQueue:
             self.wakeups.signal_on_commit(tx, kind)
         return pk
 
-    async def coalesce(self, tx: Tx, kind: str, key: str, payload: dict[str, Any], *, extend: str) -> int:
+    async def coalesce(self, tx: Tx, kind: str, key: str, payload: dict[str, Any], *, extend: str) -> None:
         """Queue a job inside the caller's transaction, or fold `payload` into the job of `kind` still
         waiting for `key`: its fields replace the waiting job's, except the list `payload[extend]`,
-        which is added to the waiting job's. Returns the job's pk."""
+        which is added to the waiting job's. On PostgreSQL the statement waits for the transaction's
+        next one that carries deferred writes (`Tx.defer`), and the workers are woken either way (a
+        job folded into a waiting one makes them look once for nothing)."""
         now = now_micros()
         dedupe_key = f"{WAITING}{kind}:{key}"
         if self.store.is_sqlite:  # its writers take turns: nothing can come between the read and the write
@@ -117,15 +119,11 @@ class JobQueue:
                 waiting = orjson.loads(row[1])
                 merged = {**waiting, **payload, extend: [*waiting.get(extend, []), *payload.get(extend, [])]}
                 await tx.db.execute(_MERGE_SQLITE, orjson.dumps(merged).decode(), now, row[0])
-                return int(row[0])
-            pk = await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now, dedupe_key, now)
+                return
+            await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now, dedupe_key, now)
         else:
-            pk, inserted = await tx.db.fetchrow(_COALESCE_PG, kind, orjson.dumps(payload).decode(), now, dedupe_key,
-                                                now, extend)
-            if not inserted:
-                return int(pk)
+            await tx.defer(_COALESCE_PG, kind, orjson.dumps(payload).decode(), now, dedupe_key, now, extend)
         self.wakeups.signal_on_commit(tx, kind)
-        return int(pk)
 
     async def claim(self, worker_id: str, kinds: list[str]) -> Job | None:
         """Take the next runnable job of one of `kinds`, leased to `worker_id`; None when there is none."""

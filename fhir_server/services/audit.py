@@ -132,8 +132,9 @@ class AuditTrail:
     # -- recording -----------------------------------------------------------------------------
 
     async def record_in(self, tx: Tx, events: Sequence[AuditRecord]) -> None:
-        """Append `events` in the caller's transaction: they commit, or roll back, with it."""
-        await self.log.append(tx, [storable(event) for event in events])
+        """Append `events` in the caller's transaction: they commit, or roll back, with it (sent with
+        its next statement that carries deferred writes, or before its commit)."""
+        await self.log.append(tx, [storable(event) for event in events], later=True)
 
     async def record(self, events: Sequence[AuditRecord]) -> None:
         """Append `events` in the next group commit; returns once they are durable. Raises what the

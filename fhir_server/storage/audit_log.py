@@ -78,12 +78,14 @@ class AuditLogStore:
     def keyring(self) -> Keyring:
         return self.store.keyring
 
-    async def append(self, tx: Tx, events: Sequence[dict[str, Any]]) -> list[str]:
-        """Append the events as one row; returns the ids their AuditEvents will have."""
+    async def append(self, tx: Tx, events: Sequence[dict[str, Any]], *, later: bool = False) -> list[str]:
+        """Append the events as one row; returns the ids their AuditEvents will have. `later`: with the
+        transaction's next statement that carries deferred writes, or before its commit (`Tx.defer`)."""
         if not events:
             return []
         row_id = new_id()
-        await tx.db.execute(_APPEND, row_id, now_micros(), self.keyring.seal(_packed(events), _aad(row_id)))
+        args = (row_id, now_micros(), self.keyring.seal(_packed(events), _aad(row_id)))
+        await (tx.defer(_APPEND, *args) if later else tx.db.execute(_APPEND, *args))
         return [f"{row_id}.{n}" for n in range(len(events))]
 
     def _open(self, row_id: str, body: Any) -> list[tuple[str, dict[str, Any]]]:

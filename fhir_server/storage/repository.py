@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from fhir_server.db.engine import SQLITE_WRITE
 from fhir_server.db.tables import SEARCH_INDEX_TABLES, resource_versions, resources
 from fhir_server.storage.crypto import Keyring, associated_data
+from fhir_server.storage.deferred import Deferred, carrying, together
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite, Driver, compile_for, driver_for
 
 __all__ = ["ResourceStore", "Tx", "CurrentRow", "VersionRow", "HistoryQuery", "ConcurrentWrite", "VERSION_BY_ID"]
@@ -85,7 +86,8 @@ class Tx:
     `locked`: the keys of the advisory locks it holds (taken once, kept until it ends).
     `after_commit`: callbacks run once the transaction has committed (never after a rollback), by
     key so that a transaction asks for each at most once; see `on_commit`.
-    `notices`: the (channel, payload) pairs PostgreSQL notifies once it has committed; see `notify_on_commit`."""
+    `notices`: the (channel, payload) pairs PostgreSQL notifies once it has committed; see `notify_on_commit`.
+    `deferred`: writes waiting to go with a later statement (PostgreSQL); see `defer`."""
 
     db: Driver
     dialect: Any
@@ -93,6 +95,29 @@ class Tx:
     locked: set[str] = field(default_factory=set)
     after_commit: dict[str, AfterCommit] = field(default_factory=dict)
     notices: dict[tuple[str, str], None] = field(default_factory=dict)
+    deferred: list[Deferred] = field(default_factory=list)
+
+    async def defer(self, sql: str, *args: Any) -> None:
+        """A write whose result nobody reads (an append), sent with the transaction's next statement that
+        carries deferred writes, or before its commit: on PostgreSQL one round trip serves several
+        (`fhir_server.storage.deferred`); SQLite, in process, runs it at once."""
+        if self.dialect.name == "sqlite":
+            await self.db.execute(sql, *args)
+        else:
+            self.deferred.append((sql, args))
+
+    async def fetchval_carrying(self, sql: str, *args: Any) -> Any:
+        """`db.fetchval(sql, *args)`, with the deferred writes sent in front of it."""
+        sql, values = carrying(sql, args, self.deferred)
+        self.deferred = []
+        return await self.db.fetchval(sql, *values)
+
+    async def send_deferred(self) -> None:
+        """The deferred writes not carried yet, in one statement (before the commit)."""
+        if self.deferred:
+            sql, values = together(self.deferred)
+            self.deferred = []
+            await self.db.execute(sql, *values)
 
     def on_commit(self, key: str, callback: AfterCommit) -> None:
         """Run `callback(db)` on this connection after the commit (once per `key`): for signals that must
@@ -215,6 +240,7 @@ class ResourceStore:
             except BaseException:
                 await _roll_back(raw)
                 raise
+            await tx.send_deferred()
             await db.execute(_commit(tx.notices))
             await _after_commit(tx)
 
