@@ -30,7 +30,7 @@ from fhir_server.services.bundle_response import EntryOutcome, written
 from fhir_server.services.outcome import ResourceVersion
 from fhir_server.services.resources import ResourceService
 from fhir_server.services.write_ops import BatchWriteError, Create, Patch, Prepared, Put, Remove, WriteOp
-from fhir_server.storage.repository import Tx
+from fhir_server.storage.repository import CurrentRow, Tx
 
 __all__ = ["TransactionRun", "BundleSearch", "named", "read_outcome"]
 
@@ -81,6 +81,8 @@ class TransactionRun:
         self.claimed: dict[Key, BundleEntry] = {}
         self.outcomes: dict[int, EntryOutcome] = {}
         self.targets: dict[int, str] = {}
+        # the rows of resources to write, read and locked ahead (None: known not to exist)
+        self.current: dict[Key, CurrentRow | None] = {}
         for entry in self.entries:
             if entry.method == "POST" and not entry.if_none_exist:
                 self._target(entry, self.assigned.get(entry.index) or new_id())
@@ -141,9 +143,14 @@ class TransactionRun:
         found = await resources.match_many_in(tx, [(entry.res_type, criteria) for entry, criteria in ahead]) \
             if ahead else []
         matches = {entry.index: ids for (entry, _), ids in zip(ahead, found, strict=True)}
-        # and the resources the conditional creates among them found, read together
-        rows = await resources.current_many_in(tx, [(entry.res_type, ids[0]) for entry, _ in ahead
-                                                    if entry.method == "POST" and len(ids := matches[entry.index]) == 1])
+        decided = await self._updates_decided(ahead, matches)
+        # the resources the conditional creates among them found, read together; and in the same
+        # statement, locked, those the updates will write (which the writes would read otherwise)
+        found_by_creates = [(entry.res_type, ids[0]) for entry, _ in ahead
+                            if entry.method == "POST" and len(ids := matches[entry.index]) == 1]
+        written = [key for key in self._written_keys(decided) if key not in self.current] if found_by_creates else []
+        rows = await resources.current_many_in(tx, found_by_creates, locked=written)
+        self.current.update((key, rows.get(key)) for key in written)
         for entry in self.entries:
             with named(entry):
                 if entry.method == "POST" and entry.if_none_exist:
@@ -160,13 +167,42 @@ class TransactionRun:
                             existing.deleted, existing.body))
                         self.outcomes[entry.index] = EntryOutcome(200, version, informational="an existing resource matched")
                 elif entry.method == "PUT" and entry.conditional:
-                    body_id = self.prepared[entry.index].content().get("id")
                     criteria = self.ids.criteria(entry.criteria)
+                    if criteria == entry.criteria and entry.index in decided:
+                        self._target(entry, decided[entry.index])
+                        continue
+                    body_id = self.prepared[entry.index].content().get("id")
                     self._target(entry, await resources.resolve_update_in(
                         tx, entry.res_type, criteria, body_id, matches=matches.get(entry.index) if criteria == entry.criteria else None))
                 elif entry.method == "PATCH" and entry.conditional:
                     self._target(entry, await resources.resolve_patch_in(
                         tx, entry.res_type, self.ids.criteria(entry.criteria)))
+
+    async def _updates_decided(self, ahead: Sequence[tuple[BundleEntry, Any]],
+                               matches: dict[int, list[str]]) -> dict[int, str]:
+        """The ids the conditional updates known ahead write to, where their matches decide it; an id
+        made here for one that matched nothing is known not to exist (`self.current`). One that fails
+        is left to the entries' own turn, so that the first failing entry is the one named."""
+        decided: dict[int, str] = {}
+        for entry, criteria in ahead:
+            if entry.method != "PUT":
+                continue
+            body_id = self.prepared[entry.index].content().get("id")
+            try:
+                res_id = await self.resources.resolve_update_in(self.tx, entry.res_type, criteria, body_id,
+                                                                matches=matches[entry.index])
+            except FhirError:
+                continue
+            decided[entry.index] = res_id
+            if not matches[entry.index] and body_id is None:
+                self.current[(entry.res_type, res_id)] = None
+        return decided
+
+    def _written_keys(self, decided: dict[int, str]) -> list[Key]:
+        """The (type, id) the PUT and PATCH entries will write, as far as they are known before their turn."""
+        keys = [(entry.res_type, self.targets[entry.index]) for entry in self.entries
+                if entry.method in ("PUT", "PATCH") and entry.res_id is not None]
+        return keys + [(entry.res_type, decided[entry.index]) for entry in self.entries if entry.index in decided]
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -222,7 +258,7 @@ class TransactionRun:
         if not ops:
             return []
         try:
-            return await self.resources.write_many_in(self.tx, self.ctx, ops)
+            return await self.resources.write_many_in(self.tx, self.ctx, ops, current=self.current)
         except BatchWriteError as exc:
             entry = owners[exc.position]
             raise at_entry(exc.error, entry.index, entry.res_type) from exc

@@ -167,10 +167,15 @@ class ResourceService:
                 found[key] = await self.reveal(ctx, "read", _version(row))
         return found
 
-    async def current_many_in(self, tx: Tx, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CurrentRow]:
+    async def current_many_in(self, tx: Tx, keys: Sequence[tuple[str, str]], *,
+                              locked: Sequence[tuple[str, str]] = ()) -> dict[tuple[str, str], CurrentRow]:
         """The current rows of the (type, id) `keys` that exist, bodies opened, in one statement; for
-        the service's own steps (no access check, no audit)."""
-        return await self.batch.current_many(tx, keys, bodies=True)
+        the service's own steps (no access check, no audit). `locked`: the keys of resources about to
+        be written, read in the same statement and locked until the transaction ends (their rows are
+        what `write_many_in` reads them for: give them to it as `current`)."""
+        if not locked:
+            return await self.batch.current_many(tx, keys, bodies=True)
+        return await self.batch.current_many(tx, locked, for_update=True, bodies=True, unlocked=keys)
 
     async def reveal(self, ctx: RequestContext, interaction: str, version: ResourceVersion) -> ResourceVersion:
         """The version, once the policy allows this caller to see it; its read is audited."""
@@ -378,11 +383,14 @@ class ResourceService:
 
     # -- the one write path --------------------------------------------------------------------
 
-    async def write_many_in(self, tx: Tx, ctx: RequestContext, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    async def write_many_in(self, tx: Tx, ctx: RequestContext, ops: Sequence[WriteOp], *,
+                            current: Mapping[tuple[str, str], CurrentRow | None] | None = None) -> list[WriteResult]:
         """Apply `ops` in the caller's transaction, with one statement per table for all of them.
 
         Raises BatchWriteError naming the position of the first operation that cannot be applied
-        (nothing is written then); a (type, id) may appear only once.
+        (nothing is written then); a (type, id) may appear only once. `current`: rows the transaction
+        read already with their bodies and holds locked (`current_many_in(..., locked=)`), None for a
+        key known not to exist (an id the server has just made); the ops' other keys are read here.
         """
         keys = [(op.res_type, op.res_id) for op in ops]
         seen: set[tuple[str, str]] = set()
@@ -391,10 +399,12 @@ class ResourceService:
                 raise BatchWriteError(position, BadRequest(f"{key[0]}/{key[1]} is written twice in one transaction"))
             seen.add(key)
         restricted = not ctx.principal.unrestricted
+        known = current or {}
         currents = await self.batch.current_many(
-            tx, [key for op, key in zip(ops, keys, strict=True) if not isinstance(op, Create)],
+            tx, [key for op, key in zip(ops, keys, strict=True) if not isinstance(op, Create) and key not in known],
             for_update=True, bodies=any(isinstance(op, Patch) or (isinstance(op, Put) and op.keep_unchanged) for op in ops)
             or self._stored_content_matters(ctx, ops))
+        currents.update((key, row) for key, row in known.items() if row is not None)
         versions: list[NewVersion] = []
         kept: list[ResourceVersion] = []  # updates that changed nothing: no new version, still audited
         results: list[WriteResult] = []

@@ -101,6 +101,11 @@ _PG_CURRENT = (
     "SELECT r.pk, r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, r.body FROM resources AS r "
     f"WHERE r.pk IN (SELECT x.pk FROM {PG_KEY_PROBE}) ORDER BY r.pk"
 )
+# the current rows of the keys in $1, $2, locked, and of those in $3, $4, not locked: in one round trip
+_PG_CURRENT_LOCKING_SOME = (
+    f"WITH locked AS ({_PG_CURRENT} FOR UPDATE OF r) SELECT * FROM locked UNION ALL ("
+    + _PG_CURRENT.replace("$1", "$3").replace("$2", "$4").removesuffix(" ORDER BY r.pk") + ")"
+)
 # The statements of one resource: `JOIN unnest($1)` is estimated at ten rows in a generic plan and at
 # the array's length in a custom one, so PostgreSQL would plan the batch forms anew on every execution.
 _PG_CURRENT_ONE = ("SELECT pk, res_type, res_id, version_id, last_updated, deleted, body FROM resources "
@@ -177,10 +182,18 @@ class BatchStore:
     # -- reads ---------------------------------------------------------------------------------
 
     async def current_many(self, tx: Tx, keys: Iterable[Key], *, for_update: bool = False,
-                           bodies: bool = False) -> dict[Key, CurrentRow]:
+                           bodies: bool = False, unlocked: Iterable[Key] = ()) -> dict[Key, CurrentRow]:
         """The current rows of the (type, id) keys that exist, locked for update when asked (PostgreSQL;
-        SQLite's write transaction is exclusive already). Bodies are opened only when `bodies`."""
+        SQLite's write transaction is exclusive already). Bodies are opened only when `bodies`.
+        `unlocked`: more keys, read in the same statement without a lock."""
         wanted = list(dict.fromkeys(keys))
+        seen = set(wanted)
+        also = [key for key in dict.fromkeys(unlocked) if key not in seen]
+        if for_update and wanted and also and not self.is_sqlite:
+            rows = await tx.db.fetch(_PG_CURRENT_LOCKING_SOME, [k[0] for k in wanted], [k[1] for k in wanted],
+                                     [k[0] for k in also], [k[1] for k in also])
+            return self._current_rows(rows, bodies)
+        wanted += also
         if not wanted:
             return {}
         if self.is_sqlite:
@@ -200,6 +213,9 @@ class BatchStore:
         else:
             sql = _PG_CURRENT + (" FOR UPDATE OF r" if for_update else "")
             rows = await tx.db.fetch(sql, [k[0] for k in wanted], [k[1] for k in wanted])
+        return self._current_rows(rows, bodies)
+
+    def _current_rows(self, rows: Iterable[Sequence[Any]], bodies: bool) -> dict[Key, CurrentRow]:
         found: dict[Key, CurrentRow] = {}
         for pk, res_type, res_id, version_id, last_updated, deleted, body in rows:
             opened = self.store.open(res_type, res_id, version_id, body) if bodies else None

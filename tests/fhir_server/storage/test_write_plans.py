@@ -8,7 +8,7 @@ import pytest
 
 from fhir_server.context import DEV_PRINCIPAL, RequestContext
 from fhir_server.search.sql.identifier_lookup import LOOKUP_PG
-from fhir_server.storage.batch import _PG_CURRENT, _PG_UPDATE_RESOURCES
+from fhir_server.storage.batch import _PG_CURRENT, _PG_CURRENT_LOCKING_SOME, _PG_UPDATE_RESOURCES
 from fhir_server.storage.bulk_load import _EXISTING
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])  # SQLite plans every statement afresh
@@ -62,11 +62,15 @@ async def test_the_batch_statements_cached_in_a_write_find_their_rows_by_key(run
         existing = await generic_plan(tx.db, _EXISTING, *KEYS)
         update = await generic_plan(tx.db, _PG_UPDATE_RESOURCES, "int8[], int4[], int8[], bool[], bytea[], int4[]",
                                     "(ARRAY[1], ARRAY[2], ARRAY[0], ARRAY[false], ARRAY['x'::bytea], ARRAY[1])")
-    for plan in (current, existing):
+        some = await generic_plan(tx.db, _PG_CURRENT_LOCKING_SOME, "text[], text[], text[], text[]",
+                                  "(ARRAY['Patient', 'Patient'], ARRAY['a', 'b'], ARRAY['Patient'], ARRAY['c'])")
+    for plan in (current, existing, some):
         assert "Hash Join" not in plan and "Seq Scan" not in plan, plan
         assert "Index Cond: ((res_type = k.res_type) AND (res_id = k.res_id))" in plan, plan  # a probe per key
     # the current rows are locked in pk order, as before: the lock above the sort by pk
     assert current.lstrip().startswith("LockRows") and "Sort Key: r.pk" in current, current
+    locked = some.split("CTE locked", 1)[1]
+    assert "LockRows" in locked and "Sort Key: r_1.pk" in locked, some
     assert "Index Cond: (pk = ANY ($1))" in update, update  # the updated rows only, by pk
 
 
