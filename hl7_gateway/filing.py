@@ -58,7 +58,7 @@ class BundleFiler:
         self.validator = validator
         # two groups at once: one's transaction runs while the next gathers (and while the other commits)
         self.group = GroupCommit(self.resources.run_in_transaction, max_group=max_group,
-                                 max_concurrent=max_concurrent, opening=self._lock_all)
+                                 max_concurrent=max_concurrent, serialized=self._serialized)
 
     async def __call__(self, bundle: dict[str, Any], settle: Settle) -> list[str]:
         ctx = RequestContext(principal=self.principal, base_url=self.base_url, reads_with_writes=True)
@@ -79,10 +79,10 @@ class BundleFiler:
             log.exception("HL7 gateway: the AuditEvents of a filed message could not be recorded")
         return filed
 
-    async def _lock_all(self, tx: Tx, filings: Sequence[_Filing]) -> None:
-        """A group's conditional-write locks, taken together in one round trip."""
-        await self.resources.serialize_many_in(tx, [target for filing in filings
-                                                    for target in filing.run.serialized_criteria()])
+    @staticmethod
+    def _serialized(filings: Sequence[_Filing]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+        """The criteria of a group's conditional writes, whose locks its transaction takes as it begins."""
+        return [target for filing in filings for target in filing.run.serialized_criteria()]
 
     def _prepare(self, entries: list[BundleEntry]) -> dict[int, Prepared]:
         """Validate the resource of every POST and PUT entry (the first invalid one fails the Bundle)."""

@@ -3,7 +3,7 @@
 Labs send over several connections at once. Each message's filing is a unit of work that the
 gateway would otherwise commit on its own; here the units waiting at the same moment are run one
 after the other inside one transaction, which pays for one BEGIN, one COMMIT (one WAL flush) and one
-round trip for all their conditional-write locks instead of one of each per message. Each unit still
+round trip for all their conditional-write locks (taken with the BEGIN) instead of one of each per message. Each unit still
 gets its own result: a unit that fails makes the group's transaction roll back, and then every
 unit of the group is run again alone, in its own transaction, so a bad message gets its own error
 and cannot keep the others from being filed.
@@ -26,7 +26,8 @@ from fhir_server.storage.repository import Tx
 __all__ = ["Unit", "GroupCommit"]
 
 T = TypeVar("T")
-RunInTransaction = Callable[[Callable[[Tx], Awaitable[Any]]], Awaitable[Any]]
+# `run_in_transaction(work, serialized=...)`, as `ResourceService.run_in_transaction`
+RunInTransaction = Callable[..., Awaitable[Any]]
 
 
 class Unit(Protocol[T]):
@@ -50,17 +51,17 @@ class _Waiting(Generic[T]):
 class GroupCommit:
     """`await group(unit)`: `unit(tx)`'s result once its transaction has committed, or what it raised.
 
-    `opening(tx, units)`: awaited at the start of each group's transaction (e.g. to take the locks
-    of all the units in one round trip)."""
+    `serialized(units)`: the criteria of the units' conditional writes, whose turns the transaction
+    takes as it begins (`run_in_transaction(work, serialized=...)`), for a unit alone as for a group."""
 
     def __init__(self, run_in_transaction: RunInTransaction, *, max_group: int = 16, max_concurrent: int = 1,
-                 opening: Callable[[Tx, Sequence[Any]], Awaitable[None]] | None = None) -> None:
+                 serialized: Callable[[Sequence[Any]], Sequence[Any]] | None = None) -> None:
         if max_group < 1 or max_concurrent < 1:
             raise ValueError("a group holds at least one unit, and at least one group must be able to run")
         self.run_in_transaction = run_in_transaction
         self.max_group = max_group
         self.max_concurrent = max_concurrent
-        self.opening = opening
+        self.serialized = serialized
         self._waiting: list[_Waiting[Any]] = []
         self._running = 0
         self._changed = asyncio.Condition()
@@ -105,12 +106,10 @@ class GroupCommit:
 
     async def _together(self, group: list[_Waiting[Any]]) -> None:
         async def work(tx: Tx) -> list[Any]:
-            if self.opening is not None:
-                await self.opening(tx, [waiting.unit for waiting in group])
             return [await waiting.unit(tx) for waiting in group]
 
         try:
-            results = await self.run_in_transaction(work)
+            results = await self._run(work, [waiting.unit for waiting in group])
         except Exception:  # noqa: BLE001 - some unit failed: each gets its own transaction and outcome
             for waiting in group:
                 waiting.unit.rolled_back()
@@ -121,11 +120,16 @@ class GroupCommit:
 
     async def _alone(self, waiting: _Waiting[Any]) -> None:
         try:
-            result = await self.run_in_transaction(waiting.unit)
+            result = await self._run(waiting.unit, [waiting.unit])
         except Exception as exc:  # noqa: BLE001 - the unit's own failure is its caller's to handle
             waiting.done.set_exception(exc)
         else:
             waiting.done.set_result(result)
+
+    async def _run(self, work: Callable[[Tx], Awaitable[T]], units: Sequence[Any]) -> T:
+        if self.serialized is None:
+            return await self.run_in_transaction(work)
+        return await self.run_in_transaction(work, serialized=self.serialized(units))
 
 
 def _outcome_unread(done: asyncio.Future[Any]) -> None:

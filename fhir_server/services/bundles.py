@@ -66,7 +66,7 @@ class BundleService:
                                 bind_full_urls=True)
         run = TransactionRun(self.resources, ctx, phase_order(entries), plan.prepared, search=self.search,
                              bind_full_urls=True, assigned=plan.assigned)
-        return await self.resources.run_in_transaction(run)
+        return await self.resources.run_in_transaction(run, serialized=run.serialized_criteria())
 
     async def batch(self, ctx: RequestContext, entries: list[BundleEntry]) -> dict[int, EntryOutcome]:
         outcomes: dict[int, EntryOutcome] = {}

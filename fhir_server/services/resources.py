@@ -37,7 +37,14 @@ from fhir_server.services.write_ops import (
 )
 from fhir_server.storage.batch import BatchStore, NewVersion
 from fhir_server.storage.instants import now_micros
-from fhir_server.storage.repository import ConcurrentWrite, CurrentRow, ResourceStore, Tx
+from fhir_server.storage.repository import (
+    ConcurrentWrite,
+    CurrentRow,
+    ResourceStore,
+    Tx,
+    advisory_lock_id,
+    advisory_locks,
+)
 from resources import fhir_json, is_resource_type
 
 __all__ = ["ResourceService", "require_type"]
@@ -106,12 +113,16 @@ class ResourceService:
 
     # -- units of work -------------------------------------------------------------------------
 
-    async def run_in_transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def run_in_transaction(self, work: Callable[[Tx], Awaitable[T]], *,
+                                 serialized: Sequence[tuple[str, Criteria]] = ()) -> T:
         """Run `work` in one write transaction; on a lost race (a concurrent create of the same id, a
-        version changed underneath, a deadlock) run it again on fresh state, up to 5 times."""
+        version changed underneath, a deadlock) run it again on fresh state, up to 5 times.
+        `serialized`: the criteria of conditional writes `work` will make, whose turns
+        (`serialize_many_in`) the transaction takes as it begins, in the same round trip."""
+        locks = self._lock_keys(serialized)
 
         async def attempt() -> T:
-            async with self.store.write() as tx:
+            async with self.store.write(locks=locks) as tx:
                 return await work(tx)
 
         return await self._with_retries(attempt)
@@ -536,17 +547,21 @@ class ResourceService:
         Keys are taken in sorted order, so two such transactions cannot deadlock on each other."""
         if self.store.is_sqlite:
             return
-        keys = sorted({res_type + "?" + "&".join(f"{name}={value}" for name, value in sorted(criteria))
-                       for res_type, criteria in targets} - tx.locked)
+        keys = [key for key in self._lock_keys(targets) if key not in tx.locked]
         if not keys:
             return
         if len(keys) == 1:
-            await tx.db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", keys[0])
+            await tx.db.execute("SELECT pg_advisory_xact_lock($1)", advisory_lock_id(keys[0]))
         else:
             # a function scan yields the array in its order: the locks are taken in sorted order
-            await tx.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key",
-                                keys)
+            await tx.db.execute("SELECT pg_advisory_xact_lock(x) FROM unnest($1::int8[]) AS x", advisory_locks(keys))
         tx.locked.update(keys)
+
+    @staticmethod
+    def _lock_keys(targets: Sequence[tuple[str, Criteria]]) -> list[str]:
+        """The advisory lock keys of conditional writes' criteria (one per type and criteria)."""
+        return sorted({res_type + "?" + "&".join(f"{name}={value}" for name, value in sorted(criteria))
+                       for res_type, criteria in targets})
 
     @staticmethod
     async def _with_retries(attempt: Callable[[], Awaitable[T]]) -> T:

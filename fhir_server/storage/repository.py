@@ -8,10 +8,11 @@ together or not at all.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,8 @@ from fhir_server.storage.crypto import Keyring, associated_data
 from fhir_server.storage.deferred import Deferred, carrying, together
 from fhir_server.storage.driver import AsyncpgDriver, ConcurrentWrite, Driver, compile_for, driver_for
 
-__all__ = ["ResourceStore", "Tx", "CurrentRow", "VersionRow", "HistoryQuery", "ConcurrentWrite", "VERSION_BY_ID"]
+__all__ = ["ResourceStore", "Tx", "CurrentRow", "VersionRow", "HistoryQuery", "ConcurrentWrite", "VERSION_BY_ID",
+           "advisory_lock_id", "advisory_locks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,26 @@ _INSERT_INDEX = {
 }
 
 
+def advisory_lock_id(key: str) -> int:
+    """The PostgreSQL advisory lock (a signed 64-bit number) of a key: the same in every process."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def advisory_locks(keys: Iterable[str]) -> list[int]:
+    """The locks of `keys` in the order every transaction takes them (so that none waits for another
+    that waits for it)."""
+    return sorted({advisory_lock_id(key) for key in keys})
+
+
+def _begin_write(locks: Sequence[str]) -> str:
+    """BEGIN, with the transaction's settings and its first advisory locks, as one simple query: the
+    lock ids are numbers written into the SQL text, and a function scan takes them in the array's order."""
+    if not locks:
+        return _BEGIN_WRITE
+    ids = ",".join(str(n) for n in advisory_locks(locks))
+    return f"{_BEGIN_WRITE}; SELECT pg_advisory_xact_lock(x) FROM unnest('{{{ids}}}'::int8[]) AS x"
+
+
 def _commit(notices: dict[tuple[str, str], None]) -> str:
     """COMMIT, then the notifications, as one simple query: a statement after a failed one is not run."""
     return "COMMIT" + "".join(f"; SELECT pg_notify('{channel}', '{payload}')" for channel, payload in notices)
@@ -220,8 +242,10 @@ class ResourceStore:
     # -- units of work -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
-        """One write transaction: commits when the block ends, rolls back if it raises."""
+    async def write(self, *, locks: Sequence[str] = ()) -> AsyncIterator[Tx]:
+        """One write transaction: commits when the block ends, rolls back if it raises. `locks`: keys
+        of advisory locks it takes as it begins, in the same round trip (PostgreSQL; see `Tx.locked`
+        and `advisory_lock_id`); SQLite's write transactions run one at a time already."""
         if self.is_sqlite:
             async with self._sqlite_turn(), self.engine.connect() as conn:
                 await conn.execution_options(**SQLITE_WRITE)
@@ -233,9 +257,9 @@ class ResourceStore:
             return
         async with self.pg_pool.acquire() as raw:
             db = AsyncpgDriver(raw)
-            await raw.execute(_BEGIN_WRITE)
+            await raw.execute(_begin_write(locks))
             try:
-                tx = Tx(db, self.engine.dialect, generic_plans=True)
+                tx = Tx(db, self.engine.dialect, generic_plans=True, locked=set(locks))
                 yield tx
             except BaseException:
                 await _roll_back(raw)

@@ -112,11 +112,11 @@ async def test_messages_filed_together_get_their_own_acks_and_a_bad_one_fails_al
     run_in_transaction, release = filer.group.run_in_transaction, asyncio.Event()
     groups: list[int] = []
 
-    async def held(work):
+    async def held(work, **options):
         if not groups:
             groups.append(1)
             await release.wait()
-        return await run_in_transaction(work)
+        return await run_in_transaction(work, **options)
 
     together = filer.group._together
 

@@ -18,8 +18,10 @@ class Transactions:
     def __init__(self) -> None:
         self.runs: list[list[str]] = []
         self.gate = asyncio.Event()
+        self.serialized: list[Any] = []  # what each transaction was asked to take the turns of as it began
 
-    async def __call__(self, work: Any) -> Any:
+    async def __call__(self, work: Any, **options: Any) -> Any:
+        self.serialized.append(options.get("serialized"))
         if not self.runs:
             self.runs.append([])
             await self.gate.wait()
@@ -111,16 +113,14 @@ async def test_a_cancelled_leader_leaves_its_group_to_the_next():
     assert transactions.runs[-1] == ["b"]
 
 
-async def test_the_opening_runs_first_in_each_group_with_its_units():
+async def test_each_transaction_begins_with_the_turns_of_its_units():
     transactions = Transactions()
     transactions.gate.set()
-    opened: list[list[str]] = []
 
-    async def opening(tx: list[str], units: list[Unit]) -> None:
-        opened.append([unit.name for unit in units])
-        tx.append("locks")
+    def serialized(units: list[Unit]) -> list[str]:
+        return [f"{unit.name}?identifier=x" for unit in units]
 
-    group = GroupCommit(transactions, opening=opening)
+    group = GroupCommit(transactions, serialized=serialized)
     hold = asyncio.Event()
 
     class Slow(Unit):
@@ -134,8 +134,8 @@ async def test_the_opening_runs_first_in_each_group_with_its_units():
     await until(lambda: len(group._waiting) == 3)
     hold.set()
     await asyncio.gather(first, *rest)
-    assert opened == [["b", "c"]]  # a group of one takes its locks as it goes
-    assert transactions.runs == [["a"], ["locks", "b", "c"]]
+    assert transactions.serialized == [["a?identifier=x"], ["b?identifier=x", "c?identifier=x"]]
+    assert transactions.runs == [["a"], ["b", "c"]]
 
 
 async def test_with_two_groups_at_once_every_unit_runs_once():
