@@ -40,7 +40,7 @@ _COALESCE_PG = (
     + " ON CONFLICT (dedupe_key) DO UPDATE SET updated_at = EXCLUDED.updated_at, payload = jsonb_set("
     "jobs.payload::jsonb || EXCLUDED.payload::jsonb, ARRAY[$6::text], "
     "COALESCE(jobs.payload::jsonb -> $6::text, '[]'::jsonb) || COALESCE(EXCLUDED.payload::jsonb -> $6::text, '[]'::jsonb)"
-    ")::text"
+    ")::text RETURNING pk, xmax = 0 AS inserted"
 )
 _WAITING_SQLITE = "SELECT pk, payload FROM jobs WHERE dedupe_key = $1"
 _MERGE_SQLITE = "UPDATE jobs SET payload = $1, updated_at = $2 WHERE pk = $3"
@@ -105,12 +105,10 @@ class JobQueue:
             self.wakeups.signal_on_commit(tx, kind)
         return pk
 
-    async def coalesce(self, tx: Tx, kind: str, key: str, payload: dict[str, Any], *, extend: str) -> None:
+    async def coalesce(self, tx: Tx, kind: str, key: str, payload: dict[str, Any], *, extend: str) -> int:
         """Queue a job inside the caller's transaction, or fold `payload` into the job of `kind` still
         waiting for `key`: its fields replace the waiting job's, except the list `payload[extend]`,
-        which is added to the waiting job's. On PostgreSQL the statement waits for the transaction's
-        next one that carries deferred writes (`Tx.defer`), and the workers are woken either way (a
-        job folded into a waiting one makes them look once for nothing)."""
+        which is added to the waiting job's. Returns the job's pk."""
         now = now_micros()
         dedupe_key = f"{WAITING}{kind}:{key}"
         if self.store.is_sqlite:  # its writers take turns: nothing can come between the read and the write
@@ -119,11 +117,15 @@ class JobQueue:
                 waiting = orjson.loads(row[1])
                 merged = {**waiting, **payload, extend: [*waiting.get(extend, []), *payload.get(extend, [])]}
                 await tx.db.execute(_MERGE_SQLITE, orjson.dumps(merged).decode(), now, row[0])
-                return
-            await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now, dedupe_key, now)
+                return int(row[0])
+            pk = await tx.db.fetchval(_INSERT, kind, orjson.dumps(payload).decode(), now, dedupe_key, now)
         else:
-            await tx.defer(_COALESCE_PG, kind, orjson.dumps(payload).decode(), now, dedupe_key, now, extend)
+            pk, inserted = await tx.db.fetchrow(_COALESCE_PG, kind, orjson.dumps(payload).decode(), now, dedupe_key,
+                                                now, extend)
+            if not inserted:
+                return int(pk)
         self.wakeups.signal_on_commit(tx, kind)
+        return int(pk)
 
     async def claim(self, worker_id: str, kinds: list[str]) -> Job | None:
         """Take the next runnable job of one of `kinds`, leased to `worker_id`; None when there is none."""

@@ -1,10 +1,10 @@
 """Writes a transaction sends later, several in one statement (PostgreSQL).
 
-An append whose result nobody reads — an audit record, a queued job — need not cost a round trip of
-its own: it waits in the transaction (`Tx.defer`) and goes to the database as a data-modifying WITH
-query in front of the transaction's next statement that carries them (`Tx.fetchval_carrying`), or
-of a statement of their own just before the commit. Each round trip costs both sides more CPU than
-the row it writes; a lab result filed by the HL7 gateway has three such writes at its end.
+An append whose result nobody reads — a write's audit record — need not cost a round trip of its
+own: it waits in the transaction (`Tx.defer`) and goes to the database as a data-modifying WITH
+query in front of the transaction's next statement that carries them (`Tx.fetchval_carrying`, e.g.
+the HL7 gateway's record of a message's outcome), or of a statement of their own just before the
+commit. (A queued job is not deferred: whether it was new decides whether the workers are woken.)
 
 The queries of one statement run on one snapshot and cannot see each other's rows (PostgreSQL's
 data-modifying WITH), so a deferred write must not touch a row that a statement sent before it or

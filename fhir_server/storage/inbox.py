@@ -89,7 +89,7 @@ class InboxStore:
             # on PostgreSQL a concurrent writer of the same row makes this wait and then see its commit
             sql += f" AND status NOT IN ({', '.join(f'${n}' for n in range(5, 5 + len(unless)))})"
             args.extend(sorted(unless))
-        # the transaction's deferred appends (its audit record, its jobs) go with it: one round trip
+        # the transaction's deferred appends (its audit record) go with it: one round trip
         return await tx.fetchval_carrying(sql + " RETURNING pk", *args) is not None
 
     async def find(self, *, channel: str, sender: str, control_id: str, before: int) -> InboxRecord | None:

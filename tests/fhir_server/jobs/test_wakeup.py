@@ -118,3 +118,28 @@ async def listen_connections(runtime):
     async with runtime.store.single() as db:
         return await db.fetchval("SELECT count(*) FROM pg_stat_activity "
                                  "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_work_folded_into_a_waiting_job_notifies_nobody(runtime):
+    """Only a job that is new wakes the workers: a notification is a transaction of PostgreSQL's own
+    (with a commit to flush), which a feed that folds every result into a waiting job must not pay."""
+    heard: list[str] = []
+
+    def on_notify(_connection, _pid, _channel, payload):
+        heard.append(payload)
+
+    async def coalesce(source: str) -> None:
+        async with runtime.store.write() as tx:
+            await runtime.jobs.coalesce(tx, "assess", "p1", {"sources": [source]}, extend="sources")
+
+    async with runtime.store.pg_pool.acquire() as listener:
+        await listener.add_listener("fhir_jobs", on_notify)
+        try:
+            await coalesce("Observation/1")
+            await coalesce("Observation/2")
+            await coalesce("Observation/3")
+            await asyncio.sleep(0.3)
+        finally:
+            await listener.remove_listener("fhir_jobs", on_notify)
+    assert heard == ["assess"]
