@@ -16,7 +16,9 @@ Patient is matched, not created, once the patients have been seen.
    overall and for the first and last 10% of the stream, ACK latency, and the gateway's RSS sampled
    every second (after the first 10%, and its peak over the rest: flat means no growth), and the CPU
    time per message of the gateway, of the database's backends, of the sender and of the rest of
-   the machine (all four share its cores).
+   the machine (all four share its cores);
+4. the machine's speed before and after (`cpu_floor`, as `bench.ingest_load` prints it): on a shared VM
+   it varies from one hour to the next, and every rate and CPU time the bench prints with it.
 
 With `--worker`, `fhir-server worker` runs beside the gateway, as in production, and every result
 queues its patient's AI assessment: the assessment queue's depth is sampled every second (waiting
@@ -54,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.auth_cost import server_cpu_seconds  # noqa: E402
+from bench.ingest_load import cpu_floor  # noqa: E402
 from bench.rest_load import admin, free_port  # noqa: E402
 from hl7_gateway.mllp import MLLPClient  # noqa: E402
 
@@ -343,6 +346,7 @@ def main() -> int:
     parser.add_argument("--worker", action="store_true", help="run `fhir-server worker` too and sample its queue")
     args = parser.parse_args()
     load_before = os.getloadavg()
+    floor_start = cpu_floor()
 
     name = f"fhir_bench_hl7_{secrets.token_hex(4)}"
     db_url = f"{args.admin_url.rpartition('/')[0]}/{name}"
@@ -364,13 +368,15 @@ def main() -> int:
                                       stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(port, process, work / "gateway.log")
         figures = asyncio.run(bench(args, port, process.pid, db_url))
+        figures["cpu_floor_seconds"] = {"start": floor_start, "end": cpu_floor()}
         if worker is not None and worker.poll() is not None:
             raise SystemExit("the worker exited during the run:\n" + log_tail(work / "gateway.log"))
         latency, paced_latency = figures["sustained_latency"], figures["paced_latency"]
         print(f"\nHL7 v2 gateway on PostgreSQL ({args.gateway_workers} listener process"
               f"{'es' if args.gateway_workers > 1 else ''}): ORU^R01 with 5 OBX over {args.connections} MLLP connections; "
               f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), "
-              f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
+              f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}; CPU floor (20M additions, one "
+              f"core): {floor_start} s at the start, {figures['cpu_floor_seconds']['end']} s at the end")  # type: ignore[index]
         print(f"sustained: {figures['messages']:,} messages in {figures['seconds']} s = "
               f"{figures['messages_per_s']} messages/s, {figures['resources_per_s']} resources written/s "
               f"({figures['resources_per_message']} per message); first 10%: {figures['first_10pct_messages_per_s']}/s, "
