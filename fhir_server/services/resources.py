@@ -415,7 +415,7 @@ class ResourceService:
             tx, [key for op, key in zip(ops, keys, strict=True) if not isinstance(op, Create) and key not in known],
             for_update=True, bodies=any(isinstance(op, Patch) or (isinstance(op, Put) and op.keep_unchanged) for op in ops)
             or self._stored_content_matters(ctx, ops))
-        currents.update((key, row) for key, row in known.items() if row is not None)
+        currents.update((key, row) for key in keys if (row := known.get(key)) is not None)
         versions: list[NewVersion] = []
         kept: list[ResourceVersion] = []  # updates that changed nothing: no new version, still audited
         results: list[WriteResult] = []

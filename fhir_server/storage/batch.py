@@ -94,18 +94,25 @@ _PG_UPDATE_RESOURCES = (
     "AS u(pk, version_id, last_updated, deleted, body, previous) "
     "WHERE r.pk = ANY($1::int8[]) AND r.pk = u.pk AND r.version_id = u.previous RETURNING r.pk"
 )
-# the resources of the keys in $1 (types) and $2 (ids) that exist, as `x` (pk, res_type, res_id)
-PG_KEY_PROBE = ("unnest($1::text[], $2::text[]) AS k(res_type, res_id) JOIN LATERAL (SELECT y.pk, y.res_type, y.res_id "
-                "FROM resources AS y WHERE y.res_type = k.res_type AND y.res_id = k.res_id OFFSET 0) AS x ON true")
-_PG_CURRENT = (
-    "SELECT r.pk, r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, r.body FROM resources AS r "
-    f"WHERE r.pk IN (SELECT x.pk FROM {PG_KEY_PROBE}) ORDER BY r.pk"
-)
+
+
+def _pg_key_probe(types: int) -> str:
+    """The resources of the keys in `$types` (types) and the next parameter (ids) that exist, as `x`
+    (pk, res_type, res_id)."""
+    return (f"unnest(${types}::text[], ${types + 1}::text[]) AS k(res_type, res_id) JOIN LATERAL (SELECT y.pk, "
+            "y.res_type, y.res_id FROM resources AS y WHERE y.res_type = k.res_type AND y.res_id = k.res_id OFFSET 0) "
+            "AS x ON true")
+
+
+def _pg_current(types: int) -> str:
+    return ("SELECT r.pk, r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, r.body FROM resources AS r "
+            f"WHERE r.pk IN (SELECT x.pk FROM {_pg_key_probe(types)})")
+
+
+PG_KEY_PROBE = _pg_key_probe(1)
+_PG_CURRENT = _pg_current(1) + " ORDER BY r.pk"
 # the current rows of the keys in $1, $2, locked, and of those in $3, $4, not locked: in one round trip
-_PG_CURRENT_LOCKING_SOME = (
-    f"WITH locked AS ({_PG_CURRENT} FOR UPDATE OF r) SELECT * FROM locked UNION ALL ("
-    + _PG_CURRENT.replace("$1", "$3").replace("$2", "$4").removesuffix(" ORDER BY r.pk") + ")"
-)
+_PG_CURRENT_LOCKING_SOME = f"WITH locked AS ({_PG_CURRENT} FOR UPDATE OF r) SELECT * FROM locked UNION ALL ({_pg_current(3)})"
 # The statements of one resource: `JOIN unnest($1)` is estimated at ten rows in a generic plan and at
 # the array's length in a custom one, so PostgreSQL would plan the batch forms anew on every execution.
 _PG_CURRENT_ONE = ("SELECT pk, res_type, res_id, version_id, last_updated, deleted, body FROM resources "

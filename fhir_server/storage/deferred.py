@@ -13,19 +13,19 @@ with it reads or writes: appends to their own tables do not.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
+
+from fhir_server.storage.driver import PLACEHOLDER
 
 __all__ = ["Deferred", "carrying", "together"]
 
 Deferred = tuple[str, tuple[Any, ...]]
-_PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 def _shifted(sql: str, offset: int) -> str:
     """`sql` with its parameters `$n` renumbered `$(n + offset)`."""
-    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql) if offset else sql
+    return PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql) if offset else sql
 
 
 def carrying(sql: str, args: Sequence[Any], deferred: Sequence[Deferred]) -> tuple[str, list[Any]]:

@@ -17,7 +17,8 @@ import asyncpg
 
 from fhir_server.storage.statements import compile_for
 
-__all__ = ["Driver", "AsyncpgDriver", "SqliteDriver", "driver_for", "ConcurrentWrite", "create_pg_pool", "compile_for"]
+__all__ = ["Driver", "AsyncpgDriver", "SqliteDriver", "driver_for", "ConcurrentWrite", "create_pg_pool", "compile_for",
+           "PLACEHOLDER"]
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ async def _sqlite(call: Awaitable[T]) -> T:
             raise ConcurrentWrite(str(exc)) from exc
         raise
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
+PLACEHOLDER = re.compile(r"\$(\d+)")  # a numbered parameter of the SQL text the drivers take
 
 
 class Driver(Protocol):
@@ -92,7 +93,7 @@ class SqliteDriver:
     def _translate(self, sql: str) -> str:
         translated = self._sql.get(sql)
         if translated is None:
-            translated = self._sql[sql] = _PLACEHOLDER.sub(r"?\1", sql)
+            translated = self._sql[sql] = PLACEHOLDER.sub(r"?\1", sql)
         return translated
 
     async def fetchrow(self, sql: str, *args: Any) -> Sequence[Any] | None:
