@@ -1,6 +1,6 @@
 """What makes the pipeline run: a change subscriber that queues its jobs in the write's transaction.
 
-`Triggers.on_change` runs inside the transaction of every write, whichever door it came through
+`Triggers.on_changes` runs inside the transaction of every write, whichever door it came through
 (REST, a transaction Bundle, the HL7 gateway), so a job exists if and only if its write committed:
 
 - a lab or vital-signs Observation, or any Observation with a code a rule reads, and a
@@ -22,6 +22,8 @@ history, not results waiting for a clinician, and would queue a job per patient 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ai_pipeline.attachments import scanned_attachments
@@ -77,34 +79,42 @@ class Triggers:
     def __init__(self, jobs: JobQueue, *, on_bulk_load: bool = False) -> None:
         self.jobs = jobs
         self.on_bulk_load = on_bulk_load
-        # the patients already queued in the transaction being written (one job each per transaction)
-        self._tx: Tx | None = None
-        self._queued: set[str] = set()
 
     async def on_change(self, tx: Tx, change: Change) -> None:
         """The ChangeSubscriber."""
-        if change.res_type not in ("Observation", "DiagnosticReport", "DocumentReference"):
-            return
-        if change.context is not None and change.context.bulk_load and not self.on_bulk_load:
-            return
-        resource = change.resource  # read only now: a bulk load's resources are parsed only if needed
-        if resource is None:
-            return
-        source = f"{change.res_type}/{change.res_id}/_history/{change.version_id}"
-        patient = patient_id(resource)
-        if change.res_type != "DocumentReference" and patient is not None and (
-                change.res_type == "DiagnosticReport" or assessable(resource)):
-            await self._assess(tx, patient, resource, source)
-        if change.res_type != "Observation" and scanned_attachments(resource):
-            await self.jobs.enqueue(tx, EXTRACT, {"type": change.res_type, "id": change.res_id,
-                                                  "version": change.version_id})
+        await self.on_changes(tx, [change])
 
-    async def _assess(self, tx: Tx, patient: str, resource: dict[str, Any], source: str) -> None:
-        if tx is not self._tx:
-            self._tx, self._queued = tx, set()
-        if patient in self._queued:
-            return
-        self._queued.add(patient)
-        encounter = (resource.get("encounter") or {}).get("reference")
-        await self.jobs.coalesce(tx, ASSESS, patient, {"patient": patient, "encounter": encounter, "sources": [source]},
-                                 extend="sources")
+    async def on_changes(self, tx: Tx, changes: Sequence[Change]) -> None:
+        """The changes of one write (`ports.announce`): one assessment per patient, every result of
+        the patient among them a source of it, then an extraction per scanned document."""
+        assessments: dict[str, _Assessment] = {}
+        extractions: list[dict[str, Any]] = []
+        for change in changes:
+            if change.res_type not in ("Observation", "DiagnosticReport", "DocumentReference"):
+                continue
+            if change.context is not None and change.context.bulk_load and not self.on_bulk_load:
+                continue
+            resource = change.resource  # read only now: a bulk load's resources are parsed only if needed
+            if resource is None:
+                continue
+            patient = patient_id(resource)
+            if change.res_type != "DocumentReference" and patient is not None and (
+                    change.res_type == "DiagnosticReport" or assessable(resource)):
+                assessment = assessments.setdefault(patient, _Assessment())
+                assessment.sources.append(f"{change.res_type}/{change.res_id}/_history/{change.version_id}")
+                assessment.encounter = (resource.get("encounter") or {}).get("reference") or assessment.encounter
+            if change.res_type != "Observation" and scanned_attachments(resource):
+                extractions.append({"type": change.res_type, "id": change.res_id, "version": change.version_id})
+        for patient, assessment in assessments.items():
+            await self.jobs.coalesce(tx, ASSESS, patient, {"patient": patient, "encounter": assessment.encounter,
+                                                           "sources": assessment.sources}, extend="sources")
+        for extraction in extractions:
+            await self.jobs.enqueue(tx, EXTRACT, extraction)
+
+
+@dataclass(slots=True)
+class _Assessment:
+    """What one write adds to a patient's assessment: its results, and the encounter they belong to."""
+
+    encounter: str | None = None
+    sources: list[str] = field(default_factory=list)

@@ -1,25 +1,24 @@
 """Keeping `analytics_encounters` in step with the stored resources.
 
-`EncounterProjection.on_change` is a change subscriber: it runs inside the transaction of every
-write, so a row commits with the write it reflects. An Encounter write (re)writes its row, taking the
-patient's death date and the principal Condition's code from their current versions; a Patient
-write updates the death date of that patient's rows, a Condition write the code of the rows whose
-principal diagnosis it is (so the order in which a transaction Bundle writes them does not matter).
-The same methods, given many resources at once, serve the rebuild (`rebuild.py`) and `on_changes`,
-which a bulk load calls once per batch instead of `on_change` once per resource.
+`EncounterProjection.on_change` is a change subscriber, given each write's changes at once
+(`on_changes`): it runs inside the transaction of every write, so a row commits with the write it
+reflects. An Encounter write (re)writes its row, taking the patient's death date and the principal
+Condition's code from their current versions; a Patient write updates the death date of that
+patient's rows, a Condition write the code of the rows whose principal diagnosis it is (so the order
+in which a transaction Bundle writes them does not matter).
+The same methods, given many resources at once, serve the rebuild (`rebuild.py`) too. Resources are
+read by key through `BatchStore.current_many`, so a write transaction keeps its generic plans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
-
-from sqlalchemy import false, select
 
 from fhir_server.analytics.facts import Coded, EncounterFacts, death_range, encounter_facts, principal_code
 from fhir_server.analytics.schema import COLUMNS
-from fhir_server.db.tables import resources
 from fhir_server.services.ports import Change
+from fhir_server.storage.batch import BatchStore
 from fhir_server.storage.repository import ResourceStore, Tx
 from resources import fhir_json
 
@@ -34,8 +33,6 @@ _UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "resource_pk")
 )
 _DELETE = "DELETE FROM analytics_encounters WHERE resource_pk = $1"
-_PK = "SELECT pk FROM resources WHERE res_type = $1 AND res_id = $2"
-_PKS = "SELECT res_id, pk FROM resources WHERE res_type = $1 AND res_id = ANY($2::text[])"
 _DEATH = "UPDATE analytics_encounters SET death_low = $1, death_high = $2 WHERE patient_id = $3"
 _DX = "UPDATE analytics_encounters SET dx_system = $1, dx_code = $2, dx_display = $3 WHERE condition_id = $4"
 
@@ -43,24 +40,10 @@ _DX = "UPDATE analytics_encounters SET dx_system = $1, dx_code = $2, dx_display 
 class EncounterProjection:
     def __init__(self, store: ResourceStore) -> None:
         self.store = store
+        self.batch = BatchStore(store)
 
     async def on_change(self, tx: Tx, change: Change) -> None:
-        if change.res_type not in WATCHED_TYPES:
-            return
-        if change.res_type == "Encounter":
-            pk = await tx.db.fetchval(_PK, "Encounter", change.res_id)
-            if pk is None:
-                return
-            if change.resource is None:
-                await tx.db.execute(_DELETE, pk)
-            else:
-                await self.write_encounters(tx, [(pk, change.resource)])
-        elif change.res_type == "Patient":
-            if change.action == "create" and "deceasedDateTime" not in (change.resource or {}):
-                return  # nothing to record: rows of this patient, if any, have no death date yet
-            await self.write_deaths(tx, [(change.res_id, change.resource)])
-        else:
-            await self.write_diagnoses(tx, [(change.res_id, change.resource)])
+        await self.on_changes(tx, [change])
 
     async def on_changes(self, tx: Tx, changes: Sequence[Change]) -> None:
         """`on_change` for many changes at once (a few statements in all); the outcome is the same, as
@@ -68,7 +51,8 @@ class EncounterProjection:
         latest = {(c.res_type, c.res_id): c for c in changes if c.res_type in WATCHED_TYPES}
         encounters = [c for (res_type, _), c in latest.items() if res_type == "Encounter"]
         if encounters:
-            pks = dict(await tx.db.fetch(_PKS, "Encounter", [c.res_id for c in encounters]))
+            rows = await self.batch.current_many(tx, [("Encounter", c.res_id) for c in encounters])
+            pks = {res_id: row.pk for (_, res_id), row in rows.items()}
             gone = [(pks[c.res_id],) for c in encounters if c.res_id in pks and c.resource is None]
             if gone:
                 await tx.db.executemany(_DELETE, gone)
@@ -87,12 +71,12 @@ class EncounterProjection:
         if not encounters:
             return
         facts = [(pk, encounter_facts(resource)) for pk, resource in encounters]
-        deaths = await self._current(tx, "Patient", {f.patient_id for _, f in facts if f.patient_id})
-        conditions = await self._current(tx, "Condition", {f.condition_id for _, f in facts if f.condition_id})
+        current = await self._current(tx, [("Patient", f.patient_id) for _, f in facts if f.patient_id]
+                                      + [("Condition", f.condition_id) for _, f in facts if f.condition_id])
         rows = []
         for pk, fact in facts:
-            death = death_range(deaths.get(fact.patient_id or ""))
-            dx = principal_code(conditions.get(fact.condition_id or ""))
+            death = death_range(current.get(("Patient", fact.patient_id or "")))
+            dx = principal_code(current.get(("Condition", fact.condition_id or "")))
             rows.append(_row(pk, fact, death, dx))
         await tx.db.executemany(_UPSERT, rows)
 
@@ -108,20 +92,11 @@ class EncounterProjection:
                         (None, None, None, condition_id))
         await tx.db.executemany(_DX, rows)
 
-    async def _current(self, tx: Tx, res_type: str, ids: set[str]) -> dict[str, dict[str, Any]]:
-        """The current, not deleted resources of `res_type` with these ids, parsed."""
-        found: dict[str, dict[str, Any]] = {}
-        wanted = sorted(ids)
-        r = resources
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            rows = await tx.select(select(r.c.res_id, r.c.version_id, r.c.body).where(
-                r.c.res_type == res_type, r.c.res_id.in_(chunk), r.c.deleted.is_(false())))
-            for row in rows:
-                body = self.store.open(res_type, row["res_id"], row["version_id"], row["body"])
-                if body is not None:
-                    found[row["res_id"]] = fhir_json.loads(body)
-        return found
+    async def _current(self, tx: Tx, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The current, not deleted resources of these (type, id) keys, parsed."""
+        rows = await self.batch.current_many(tx, keys, bodies=True)
+        return {key: fhir_json.loads(row.body) for key, row in rows.items()
+                if row.body is not None and not row.deleted}
 
 
 def _row(pk: int, fact: EncounterFacts, death: tuple[int | None, int | None], dx: Coded | None) -> tuple[Any, ...]:

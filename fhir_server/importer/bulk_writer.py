@@ -19,7 +19,7 @@ from fhir_server.importer.copy_rows import add_resource
 from fhir_server.importer.staging import StagedRecord
 from fhir_server.importer.writer import BatchOutcome, write_records
 from fhir_server.services.access import Written
-from fhir_server.services.ports import Change, ChangeSubscriber
+from fhir_server.services.ports import Change, announce
 from fhir_server.services.resources import ResourceService
 from fhir_server.storage.bulk_load import BulkLoad, BulkRows
 from fhir_server.storage.repository import Tx
@@ -101,20 +101,7 @@ class BulkWriter:
         await self.load.copy(tx, rows)
         await self.resources.access.record_writes(tx, ctx, written)
         if self.resources.subscribers:
-            await _announce(tx, self.resources.subscribers, [
+            await announce(tx, self.resources.subscribers, [
                 Change(CREATE, record.res_type or "", record.staged.res_id, 1, record.staged.stored, ctx)
                 for record in records if record.staged is not None])
-
-
-async def _announce(tx: Tx, subscribers: Sequence[ChangeSubscriber], changes: list[Change]) -> None:
-    """Give each subscriber the batch's changes: all at once to one whose owner takes them so
-    (`on_changes(tx, changes)`, e.g. the analytics projection: a few statements instead of a few per
-    resource), one at a time, in order, to the others."""
-    for subscriber in subscribers:
-        many = getattr(getattr(subscriber, "__self__", None), "on_changes", None)
-        if callable(many):
-            await many(tx, changes)
-            continue
-        for change in changes:
-            await subscriber(tx, change)
 

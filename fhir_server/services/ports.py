@@ -15,7 +15,7 @@ from fhir_server.errors import Issue
 from fhir_server.storage.repository import Tx
 from resources import fhir_json
 
-__all__ = ["Validator", "Indexer", "Matcher", "IndexRows", "Change", "ChangeSubscriber"]
+__all__ = ["Validator", "Indexer", "Matcher", "IndexRows", "Change", "ChangeSubscriber", "announce"]
 
 IndexRows = Mapping[str, Sequence[Mapping[str, Any]]]
 
@@ -66,3 +66,19 @@ class Change:
 class ChangeSubscriber(Protocol):
     async def __call__(self, tx: Tx, change: Change) -> None:
         """Runs inside the write's transaction (e.g. to enqueue a job): if it raises, nothing commits."""
+
+
+async def announce(tx: Tx, subscribers: Sequence[ChangeSubscriber], changes: Sequence[Change]) -> None:
+    """Give each subscriber the changes of one write: all at once to one whose owner takes them so
+    (`on_changes(tx, changes)` beside the subscribed `on_change`: the analytics projection writes a
+    few statements instead of a few per resource, the AI pipeline queues one job per patient with
+    every result as its source), one at a time, in order, to the others."""
+    if not changes:
+        return
+    for subscriber in subscribers:
+        many = getattr(getattr(subscriber, "__self__", None), "on_changes", None)
+        if callable(many):
+            await many(tx, changes)
+            continue
+        for change in changes:
+            await subscriber(tx, change)

@@ -21,7 +21,7 @@ from fhir_server.ids import new_id
 from fhir_server.services.access import AccessGuard, Written
 from fhir_server.services.outcome import ResourceVersion, WriteResult
 from fhir_server.services.patch import apply_patch
-from fhir_server.services.ports import Change, ChangeSubscriber, Indexer, Matcher, Validator
+from fhir_server.services.ports import Change, ChangeSubscriber, Indexer, Matcher, Validator, announce
 from fhir_server.services.preparation import check_id, check_shape, check_valid, stamp
 from fhir_server.services.write_ops import (
     BatchWriteError,
@@ -445,11 +445,10 @@ class ResourceService:
                     v.body if isinstance(v.body, bytes) else None)
             for v in versions] + [Written("update", v.res_type, v.res_id, v.version_id, v.body) for v in kept])
         if self.subscribers:
-            for version, staged in zip(versions, staged_of, strict=True):
-                change = Change(version.action, version.res_type, version.res_id, version.version_id,
-                                staged.resource() if staged is not None else None, ctx)
-                for subscriber in self.subscribers:
-                    await subscriber(tx, change)
+            await announce(tx, self.subscribers, [
+                Change(version.action, version.res_type, version.res_id, version.version_id,
+                       staged.resource() if staged is not None else None, ctx)
+                for version, staged in zip(versions, staged_of, strict=True)])
         return results
 
     def _stored_content_matters(self, ctx: RequestContext, ops: Sequence[WriteOp]) -> bool:

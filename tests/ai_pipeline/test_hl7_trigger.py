@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 
 from fhir_server.context import DEV_PRINCIPAL, Principal, RequestContext
@@ -29,6 +31,9 @@ async def test_an_oru_through_the_gateway_ends_in_risk_assessments(runtime):
     queued = await jobs(runtime)
     assert [kind for kind, _, _ in queued] == ["ai-pipeline.assess"]  # one per patient, not one per result
     patient = orjson.loads(queued[0][2])["patient"]
+    # ...with every result of the message as its source
+    assert sorted(source.split("/")[0] for source in orjson.loads(queued[0][2])["sources"]) == [
+        "DiagnosticReport", "Observation", "Observation"]
     assert await run_jobs(runtime) == 1
     async with runtime.store.single() as db:
         rows = await db.fetch("SELECT res_id FROM resources WHERE res_type = 'RiskAssessment' AND deleted = $1", False)
@@ -46,6 +51,17 @@ async def test_an_oru_through_the_gateway_ends_in_risk_assessments(runtime):
         ctx = RequestContext(principal=app, base_url="http://testserver/fhir")
         bundle = fhir_json.loads(await search.search(ctx, SearchRequest("RiskAssessment", [])))
         assert len(bundle.get("entry", [])) == expected
+
+
+async def test_messages_for_one_patient_filed_together_are_all_sources_of_its_assessment(runtime):
+    gateway = build_gateway(runtime)
+    second = ORU.replace(b"MSG-AI-1", b"MSG-AI-2").replace(b"ORD-1|LAB-1", b"ORD-2|LAB-2")
+    deliveries = await asyncio.gather(gateway.deliver(ORU, "127.0.0.1:1"), gateway.deliver(second, "127.0.0.1:2"))
+    assert [d.outcome.status for d in deliveries] == ["processed", "processed"]
+    queued = await jobs(runtime)
+    assert [kind for kind, _, _ in queued] == ["ai-pipeline.assess"]
+    sources = orjson.loads(queued[0][2])["sources"]
+    assert len(set(sources)) == 6 and sum(source.startswith("DiagnosticReport/") for source in sources) == 2
 
 
 def _dev():

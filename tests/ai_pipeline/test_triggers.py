@@ -63,8 +63,12 @@ async def test_a_transaction_queues_one_assessment_per_patient(client):
     ]}
     done = await client.post("/fhir", json=bundle, headers=FHIR_JSON)
     assert done.status_code == 200, done.text
-    queued = await jobs(runtime_of(client))
-    assert sorted(orjson.loads(payload)["patient"] for _, _, payload in queued) == ["p1", "p2"]
+    created = [entry["response"]["location"].split("/_history/")[0] for entry in done.json()["entry"]]
+    queued = sorted((orjson.loads(payload) for _, _, payload in await jobs(runtime_of(client))),
+                    key=lambda payload: payload["patient"])
+    # every result of the patient in the transaction is a source of its one assessment
+    assert [(payload["patient"], payload["sources"]) for payload in queued] == [
+        ("p1", [f"{created[0]}/_history/1", f"{created[1]}/_history/1"]), ("p2", [f"{created[2]}/_history/1"])]
 
 
 async def test_results_for_a_patient_whose_assessment_waits_join_it(client):

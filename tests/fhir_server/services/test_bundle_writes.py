@@ -49,6 +49,24 @@ async def test_many_writes_of_every_kind_in_one_transaction(runtime):
     assert (await service.read(CTX, "Patient", "x1")).body.count(b'"gender":"male"') == 1
 
 
+async def test_a_subscriber_that_takes_a_writes_changes_at_once_gets_them_in_one_call(runtime):
+    service = runtime.services.resources
+    calls = []
+
+    class Batched:
+        async def on_change(self, tx, change):
+            calls.append([change.res_id])
+
+        async def on_changes(self, tx, changes):
+            calls.append([change.res_id for change in changes])
+
+    service.subscribe(Batched().on_change)
+    ops = [Create(service.prepare("Patient", patient()), "b1"), Create(service.prepare("Patient", patient()), "b2")]
+    await service.run_in_transaction(lambda tx: service.write_many_in(tx, CTX, ops))
+    await service.update(CTX, "Patient", "b3", patient(id="b3"))
+    assert calls == [["b1", "b2"], ["b3"]]
+
+
 async def test_a_refused_operation_names_its_position_and_nothing_is_written(runtime):
     service = runtime.services.resources
     await service.update(CTX, "Patient", "m1", patient(id="m1"))
