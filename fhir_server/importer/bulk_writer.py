@@ -11,7 +11,7 @@ depends on the content, every record (the policy reads the resource).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import FhirError, operation_outcome
@@ -24,9 +24,10 @@ from fhir_server.services.resources import ResourceService
 from fhir_server.storage.bulk_load import BulkLoad, BulkRows
 from fhir_server.storage.repository import Tx
 
-__all__ = ["BulkWriter"]
+__all__ = ["BulkWriter", "Turn"]
 
 CREATE = "create"
+Turn = Callable[[], Awaitable[None]]
 
 
 class BulkWriter:
@@ -37,8 +38,14 @@ class BulkWriter:
     async def reserve_pks(self, count: int, tx: Tx | None = None) -> list[int]:
         return await self.load.reserve_pks(count, tx)
 
-    async def write(self, tx: Tx, ctx: RequestContext, records: Sequence[StagedRecord]) -> BatchOutcome:
-        """Write the staged (not rejected) records in `tx`; nothing commits here."""
+    async def write(self, tx: Tx, ctx: RequestContext, records: Sequence[StagedRecord], *,
+                    turn: Turn | None = None) -> BatchOutcome:
+        """Write the staged (not rejected) records in `tx`; nothing commits here.
+
+        `turn`, when given, is awaited once the new resources are copied and audited, before anything
+        that reads or announces other resources (the subscribers, the service path): the loader waits
+        there for the commit of the batch written before this one (`Importer`), so that the two
+        batches' writes to new rows overlap and everything else sees the earlier batch committed."""
         staged = [record for record in records if record.staged is not None]
         keys = [(record.res_type or "", record.staged.res_id) for record in staged if record.staged is not None]
         seen = await self.load.existing(tx, keys)
@@ -51,6 +58,12 @@ class BulkWriter:
         fresh = self._allowed(ctx, fresh, outcome)
         await self._copy(tx, ctx, fresh)
         outcome.created += len(fresh)
+        if turn is not None:
+            await turn()
+        if fresh and self.resources.subscribers:
+            await announce(tx, self.resources.subscribers, [
+                Change(CREATE, record.res_type or "", record.staged.res_id, 1, record.staged.stored, ctx)
+                for record in fresh if record.staged is not None])
         if rest:
             later = await write_records(self.resources, tx, ctx, rest)
             outcome.created += later.created
@@ -100,8 +113,4 @@ class BulkWriter:
             written.append(Written("update" if record.put else CREATE, record.res_type, staged.res_id, 1, staged.body))
         await self.load.copy(tx, rows)
         await self.resources.access.record_writes(tx, ctx, written)
-        if self.resources.subscribers:
-            await announce(tx, self.resources.subscribers, [
-                Change(CREATE, record.res_type or "", record.staged.res_id, 1, record.staged.stored, ctx)
-                for record in records if record.staged is not None])
 

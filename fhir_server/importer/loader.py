@@ -10,7 +10,8 @@ skipped. Rejected records are reported (file,
 record number, OperationOutcome) and the load goes on.
 
 While batch n is being written, the next batches are being staged: memory holds a bounded number of
-batches whatever the size of the files.
+batches whatever the size of the files. On PostgreSQL batch n + 1 is written beside batch n and
+commits after it (`_Writes`), so the database is not left idle while this process prepares a batch.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ SINGLE_RESOURCE_LIMIT = 64 * 1024 * 1024
 # 5,000, for 50 MB less memory); 10,000 was slower again, the first and last batches staged or
 # written while the rest of the pipeline waits
 BATCH_SIZE = 2500
+# batches being written at once (PostgreSQL, `_Writes`)
+WRITING = 2
 OnProgress = Callable[[int, int], None]  # (bytes read since last call, resources written since last call)
 OnReject = Callable[[str, int, dict[str, Any]], None]  # (file, record number, OperationOutcome)
 
@@ -131,15 +134,17 @@ class Importer:
         progress(start.offset, 0)
         kind, urls, records = self._records(source, start)
         pending: deque[Awaitable[list[StagedRecord]]] = deque()
-        position = start.offset
-        for chunk in _chunks(records, self.batch_size):
-            pending.append(self._stage(kind, chunk, urls))
-            if len(pending) >= self.ahead:
-                position = await self._commit(source, await pending.popleft(), digest, position, report,
-                                              progress, reject)
-        while pending:
-            position = await self._commit(source, await pending.popleft(), digest, position, report, progress,
-                                          reject)
+        writes = _Writes(self, source, digest, start.offset, report, progress, reject)
+        try:
+            for chunk in _chunks(records, self.batch_size):
+                pending.append(self._stage(kind, chunk, urls))
+                if len(pending) >= self.ahead:
+                    await writes.add(await pending.popleft())
+            while pending:
+                await writes.add(await pending.popleft())
+            position = await writes.settle_all()
+        finally:
+            await writes.abandon()
         if position < source.size:
             # trailing blank lines or the Bundle's closing: mark the file done
             await self.resources.run_in_transaction(lambda tx: self._checkpoint(tx, source, digest, source.size, None))
@@ -183,30 +188,26 @@ class Importer:
             for start in range(0, len(raw), size)))
         return [record for part in parts for record in part]
 
-    async def _commit(self, source: Source, staged: list[StagedRecord], digest: int, position: int,
-                      report: ImportReport, progress: OnProgress, reject: OnReject) -> int:
-        for record in staged:
-            if record.outcome is not None:
-                report.rejected += 1
-                reject(source.name, record.number, record.outcome)
+    async def _write(self, source: Source, staged: list[StagedRecord], digest: int,
+                     previous: asyncio.Future[BatchOutcome] | None) -> BatchOutcome:
+        """Write one batch with its checkpoint in one transaction, committed after `previous` (the
+        batch before it, still being written) has committed; if that one fails, this one rolls back."""
         last = staged[-1]
+
+        async def turn() -> None:
+            if previous is not None:
+                await asyncio.shield(previous)  # raises what ended it
 
         async def work(tx: Tx) -> BatchOutcome:
             if self.bulk is not None:
-                outcome = await self.bulk.write(tx, self.ctx, staged)
+                outcome = await self.bulk.write(tx, self.ctx, staged, turn=turn)
             else:
+                await turn()
                 outcome = await write_records(self.resources, tx, self.ctx, staged)
             await self._checkpoint(tx, source, digest, last.end, last.number)
             return outcome
 
-        outcome = await self.resources.run_in_transaction(work)
-        for number, rejected in outcome.rejected:
-            report.rejected += 1
-            reject(source.name, number, rejected)
-        report.created += outcome.created
-        report.updated += outcome.updated
-        progress(last.end - position, outcome.written)
-        return last.end
+        return await self.resources.run_in_transaction(work)
 
     async def _checkpoint(self, tx: Tx, source: Source, digest: int, offset: int, number: int | None) -> None:
         offset_name, number_name, print_name = checkpoint_names(self.scope, source)
@@ -214,3 +215,73 @@ class Importer:
         if number is not None:
             values[number_name] = number
         await self.positions.set(tx, values)
+
+
+@dataclass(slots=True)
+class _Batch:
+    staged: list[StagedRecord]
+    keys: set[tuple[str | None, str]]
+    written: asyncio.Future[BatchOutcome]
+
+
+class _Writes:
+    """The batches of one file being written, in order: on PostgreSQL two at a time, so that while
+    one batch's rows go into the database the next one's are prepared and sent (the writing process
+    and the database take turns otherwise, each idle while the other works). A batch shares no
+    (type, id) with the one before it still being written (else it waits for it to commit), and does
+    what reads or announces other resources only once that one has committed (`BulkWriter.write`):
+    the result is the same as writing them one after the other. Reports and progress follow the
+    commits, in order."""
+
+    def __init__(self, importer: Importer, source: Source, digest: int, position: int, report: ImportReport,
+                 progress: OnProgress, reject: OnReject) -> None:
+        self.importer = importer
+        self.source = source
+        self.digest = digest
+        self.position = position
+        self.report = report
+        self.progress = progress
+        self.reject = reject
+        self.limit = 1 if importer.bulk is None else WRITING  # SQLite: one writer at a time anyway
+        self.batches: deque[_Batch] = deque()
+
+    async def add(self, staged: list[StagedRecord]) -> None:
+        while len(self.batches) >= self.limit:
+            await self._settle()
+        keys = {(record.res_type, record.staged.res_id) for record in staged if record.staged is not None}
+        if self.batches and not self.batches[-1].keys.isdisjoint(keys):
+            await self.settle_all()
+        previous = self.batches[-1].written if self.batches else None
+        written = asyncio.ensure_future(self.importer._write(self.source, staged, self.digest, previous))
+        self.batches.append(_Batch(staged, keys, written))
+
+    async def settle_all(self) -> int:
+        """Wait for every batch to commit; the file position after the last one."""
+        while self.batches:
+            await self._settle()
+        return self.position
+
+    async def abandon(self) -> None:
+        """After a failure: the batches still being written roll back."""
+        for batch in self.batches:
+            batch.written.cancel()
+        await asyncio.gather(*(batch.written for batch in self.batches), return_exceptions=True)
+        self.batches.clear()
+
+    async def _settle(self) -> None:
+        batch = self.batches[0]
+        outcome = await batch.written
+        self.batches.popleft()
+        report = self.report
+        for record in batch.staged:
+            if record.outcome is not None:
+                report.rejected += 1
+                self.reject(self.source.name, record.number, record.outcome)
+        for number, rejected in outcome.rejected:
+            report.rejected += 1
+            self.reject(self.source.name, number, rejected)
+        report.created += outcome.created
+        report.updated += outcome.updated
+        last = batch.staged[-1]
+        self.progress(last.end - self.position, outcome.written)
+        self.position = last.end
