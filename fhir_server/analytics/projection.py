@@ -51,13 +51,10 @@ class EncounterProjection:
         latest = {(c.res_type, c.res_id): c for c in changes if c.res_type in WATCHED_TYPES}
         encounters = [c for (res_type, _), c in latest.items() if res_type == "Encounter"]
         if encounters:
-            rows = await self.batch.current_many(tx, [("Encounter", c.res_id) for c in encounters])
-            pks = {res_id: row.pk for (_, res_id), row in rows.items()}
-            gone = [(pks[c.res_id],) for c in encounters if c.res_id in pks and c.resource is None]
+            gone = [(c.pk,) for c in encounters if c.resource is None]
             if gone:
                 await tx.db.executemany(_DELETE, gone)
-            await self.write_encounters(tx, [(pks[c.res_id], c.resource) for c in encounters
-                                             if c.res_id in pks and c.resource is not None])
+            await self.write_encounters(tx, [(c.pk, c.resource) for c in encounters if c.resource is not None])
         deaths = [(c.res_id, c.resource) for (res_type, _), c in latest.items() if res_type == "Patient"
                   and not (c.action == "create" and "deceasedDateTime" not in (c.resource or {}))]
         if deaths:

@@ -61,9 +61,12 @@ class BulkWriter:
         if turn is not None:
             await turn()
         if fresh and self.resources.subscribers:
-            await announce(tx, self.resources.subscribers, [
-                Change(CREATE, record.res_type or "", record.staged.res_id, 1, record.staged.stored, ctx)
-                for record in fresh if record.staged is not None])
+            changes = []
+            for record in fresh:
+                assert record.staged is not None and record.res_type is not None and record.pk is not None
+                changes.append(Change(CREATE, record.res_type, record.staged.res_id, 1, record.staged.stored, record.pk,
+                                      ctx))
+            await announce(tx, self.resources.subscribers, changes)
         if rest:
             later = await write_records(self.resources, tx, ctx, rest)
             outcome.created += later.created

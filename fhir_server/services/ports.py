@@ -52,6 +52,7 @@ class Change:
     res_id: str
     version_id: int
     stored: dict[str, Any] | bytes | None
+    pk: int  # the resource's row in `resources`
     context: RequestContext | None = None
 
     @property

@@ -439,7 +439,7 @@ class ResourceService:
             elif unchanged and result.version is not None:
                 kept.append(result.version)
             results.append(result)
-        await self.batch.write(tx, versions)
+        pks = await self.batch.write(tx, versions)
         await self.access.record_writes(tx, ctx, [
             Written(_INTERACTION_OF_METHOD.get(v.method, v.action), v.res_type, v.res_id, v.version_id,
                     v.body if isinstance(v.body, bytes) else None)
@@ -447,8 +447,8 @@ class ResourceService:
         if self.subscribers:
             await announce(tx, self.subscribers, [
                 Change(version.action, version.res_type, version.res_id, version.version_id,
-                       staged.resource() if staged is not None else None, ctx)
-                for version, staged in zip(versions, staged_of, strict=True)])
+                       staged.resource() if staged is not None else None, pk, ctx)
+                for version, staged, pk in zip(versions, staged_of, pks, strict=True)])
         return results
 
     def _stored_content_matters(self, ctx: RequestContext, ops: Sequence[WriteOp]) -> bool:
