@@ -152,14 +152,18 @@ class Tx:
 # The database plans each execution of a statement for its values (`plan_cache_mode = force_custom_plan`,
 # migration 0002), which searches need. A write transaction's statements are the same few inserts
 # whatever the values, and planning them afresh every time was a third of the database's time per
-# create: write transactions run on the generic plans PostgreSQL caches per prepared statement
-# (`auto`), set in the same round trip as BEGIN; a search inside one (a conditional match) switches back.
+# create: write transactions run on the generic plans PostgreSQL caches per prepared statement, set
+# in the same round trip as BEGIN; a search inside one (a conditional match) switches back. Forced, not
+# `auto`: `auto` compares the generic plan's cost with the custom plans' and keeps planning a statement
+# whose custom plans see short arrays (a generic plan estimates ten elements per `unnest($1)`), so the
+# batch statements that find a few rows by key (the current rows of a Bundle's updates) were planned
+# afresh on every execution, 0.3 ms each, for the same plan.
 # A cached plan is kept until its tables are next analyzed, however much they grow meanwhile: one made
 # while they were small reads them whole (a seq scan of a few pages is cheaper than an index), and
 # under a lab feed into a new database the conditional-match lookup made so took 4 to 37 s per run
 # some thousands of rows later. Every statement of a write finds its rows by key, so while writes
 # make their plans, sequential scans are off: the plans use the indexes, right at any table size.
-_BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = auto; SET LOCAL enable_seqscan = off"
+_BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off"
 _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = on"
 SQLITE_BUSY_SECONDS = 30  # the engine's `PRAGMA busy_timeout`
 # what a notification's channel and payload may hold: they are written into the COMMIT's SQL text

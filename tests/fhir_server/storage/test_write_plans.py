@@ -82,3 +82,21 @@ async def test_the_plain_join_of_the_keys_reads_the_whole_index_on_those_statist
     async with runtime.store.write() as tx:
         plan = await generic_plan(tx.db, plain, *KEYS)
     assert "Hash Join" in plan and "Index Cond" not in plan, plan
+
+
+async def test_a_write_runs_the_batch_statements_on_their_generic_plan_every_time(runtime) -> None:
+    """Left to choose (`auto`), PostgreSQL plans a statement afresh on every execution when its plans
+    for the values look cheaper than the generic one, as they do for a few keys in `unnest($1)`."""
+    from fhir_server.storage.batch import BatchStore
+
+    await young_database(runtime)
+    batches = BatchStore(runtime.store)
+    async with runtime.store.write() as tx:
+        for n in range(8):
+            rows = await batches.current_many(tx, [("Patient", f"p{n}")], for_update=True,
+                                              unlocked=[("Patient", f"q{n}")])
+            assert rows == {}
+        [(generic, custom)] = await tx.db.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            _PG_CURRENT_LOCKING_SOME)
+    assert (generic, custom) == (8, 0)
