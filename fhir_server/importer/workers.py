@@ -15,7 +15,7 @@ from typing import Any
 
 from fhir_server.importer.sources import Record
 from fhir_server.importer.staging import StagedRecord, Stager
-from fhir_server.long_lived import freeze_startup_heap
+from fhir_server.long_lived import YOUNG_THRESHOLD, freeze_startup_heap
 
 __all__ = ["stage_in_worker", "staging_pool"]
 
@@ -47,7 +47,7 @@ def staging_pool(workers: int, stager: Stager) -> ProcessPoolExecutor | None:
 def _started() -> None:
     # staging allocates many short-lived dicts without cycles (reference counting frees them): collect
     # the young generation less often than every 700 allocations
-    gc.set_threshold(20_000, 10, 10)
+    gc.set_threshold(YOUNG_THRESHOLD, 10, 10)
 
 
 def _ready() -> bool:
