@@ -92,7 +92,8 @@ def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ..
     table = Table(
         name,
         metadata,
-        Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+        # no key of their own (migration 0022): nothing names one index row, and a key cost every row a
+        # sequence number and a b-tree entry (on SQLite the rowid serves)
         # no foreign key, as for resource_versions: a check per index row cost as much as the row
         Column("resource_pk", PrimaryKey, nullable=False),
         Column("res_type", String(64), nullable=False),

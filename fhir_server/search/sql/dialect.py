@@ -12,6 +12,8 @@ render per dialect when compiled:
 - `word_prefixes(column, words)`: every word starts a word of a space-separated word list. PostgreSQL
   asks the GIN index of the list as a tsvector (`db.tables.words_vector`) with a prefix tsquery;
   SQLite tests `LIKE '% word%'` on the list with a space before it.
+- `row_identity(column)`: where the row holding `column` is stored (`ctid` on PostgreSQL, the `rowid`
+  on SQLite): tells apart the rows of a table that has no key of its own (the index tables).
 - `tested_once(condition)`: keeps PostgreSQL from turning the `IN (subquery)` tests inside into
   joins (see its doc); SQLite plans them as they are.
 """
@@ -28,7 +30,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from fhir_server.db.tables import words_vector
 
-__all__ = ["binary", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like", "text_literal",
+__all__ = ["binary", "row_identity", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like", "text_literal",
            "word_prefixes"]
 
 _ESCAPE = "\\"
@@ -50,6 +52,29 @@ def _binary_default(element: binary, compiler: Any, **kw: Any) -> str:
 @compiles(binary, "postgresql")
 def _binary_postgresql(element: binary, compiler: Any, **kw: Any) -> str:
     return f'({compiler.process(element.clauses.clauses[0], **kw)}) COLLATE "C"'
+
+
+class row_identity(FunctionElement[Any]):  # noqa: N801 - reads like the SQL it stands for
+    """The storage position of the row `column` belongs to: unique within its table for the length of
+    a statement, and ordered (`<`), so ties between rows can be broken by it."""
+
+    inherit_cache = True
+    name = "row_identity"
+
+
+def _row_of(element: row_identity, compiler: Any, system_column: str, **kw: Any) -> str:
+    rendered = str(compiler.process(element.clauses.clauses[0], **kw))  # `table.column`
+    return f"{rendered.rpartition('.')[0]}.{system_column}"
+
+
+@compiles(row_identity)
+def _row_identity_default(element: row_identity, compiler: Any, **kw: Any) -> str:
+    return _row_of(element, compiler, "rowid", **kw)
+
+
+@compiles(row_identity, "postgresql")
+def _row_identity_postgresql(element: row_identity, compiler: Any, **kw: Any) -> str:
+    return _row_of(element, compiler, "ctid", **kw)
 
 
 class tested_once(FunctionElement[bool]):  # noqa: N801 - reads like the SQL it stands for

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, and_, func, literal, o
 
 from fhir_server.db.tables import SEARCH_INDEX_TABLES
 from fhir_server.search.query import SortKey
-from fhir_server.search.sql.dialect import binary
+from fhir_server.search.sql.dialect import binary, row_identity
 from fhir_server.search.sql.index import absent, param_is
 
 __all__ = ["sort_expression", "is_text_key", "keyed_rows", "unkeyed_rows", "INDEXED_SORT_TYPES"]
@@ -75,13 +75,13 @@ def keyed_rows(key: SortKey, matches: Select[Any], after: tuple[Any, int] | None
     table = SEARCH_INDEX_TABLES[param.type].alias("keyed")
     best = SEARCH_INDEX_TABLES[param.type].alias("best")
     column, best_column = _key_column(table, key), _key_column(best, key)
-    # the row holding the resource's best value (ties: the first row): no other row of it comes first.
+    # the row holding the resource's best value (ties: the one stored first): no other row of it comes first.
     # NOT EXISTS rather than `pk = (SELECT ...)`, which the planner takes for a rare condition
     better = best_column > column if key.descending else best_column < column
-    outranked = select(best.c.pk).where(
+    outranked = select(best.c.resource_pk).where(
         best.c.resource_pk == table.c.resource_pk, param_is(best.c.param, param.row_codes), best_column.is_not(None),
         *([best.c.res_type == param.resource_type] if param.resource_type else []),
-        or_(better, and_(best_column == column, best.c.pk < table.c.pk)))
+        or_(better, and_(best_column == column, row_identity(best.c.resource_pk) < row_identity(table.c.resource_pk))))
     statement = select(table.c.resource_pk.label("pk"), column.label("k0")).where(
         param_is(table.c.param, param.row_codes),
         *([table.c.res_type == param.resource_type] if param.resource_type else []),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import insert, select
 
+from fhir_server.db.tables import SEARCH_INDEX_TABLES
 from fhir_server.errors import BadRequest
 from fhir_server.search import (
     SearchMatcher,
@@ -89,6 +91,23 @@ async def test_cursor_pages_reproduce_the_order(store: Store, resource_type: str
     found, pages = await all_pages(store, resource_type, ("_sort", sort), count=count)
     assert found == expected
     assert pages == -(-len(expected) // count)  # a full last page knows there is no next one
+
+
+@pytest.mark.parametrize("sort", ["family", "-family"])
+async def test_a_resource_with_the_same_value_in_several_rows_is_sorted_once(store: Store, sort: str) -> None:
+    """Two index rows of one resource holding its best value alike are told apart by where they are
+    stored (the index tables have no key of their own)."""
+    strings = SEARCH_INDEX_TABLES["string"]
+    p1 = next(pk for pk, name in store.names.items() if name == "Patient/p1")
+    async with store.engine.connect() as conn:
+        rows = [dict(row._mapping) for row in (await conn.execute(
+            select(strings).where(strings.c.resource_pk == p1, strings.c.param == "family"))).all()]
+        assert rows
+        await conn.execute(insert(strings), rows + rows)  # each of p1's family rows three times
+        page = compile_page(query(store, "Patient", ("_sort", sort), ("_count", "50")))
+        pks, _ = page.page(await rows_of(conn, page))
+        await conn.rollback()
+    assert store.ordered(pks) == next(expected for t, s, expected in SORTS if t == "Patient" and s == sort)
 
 
 async def test_paging_without_sort_follows_pk_and_filters(store: Store) -> None:
