@@ -8,14 +8,13 @@ the server. Workers run pure staging code only; they never touch the parent's co
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from fhir_server.importer.sources import Record
 from fhir_server.importer.staging import StagedRecord, Stager
-from fhir_server.long_lived import YOUNG_THRESHOLD, freeze_startup_heap
+from fhir_server.long_lived import freeze_startup_heap
 
 __all__ = ["stage_in_worker", "staging_pool"]
 
@@ -35,19 +34,15 @@ def staging_pool(workers: int, stager: Stager) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
     _stager = stager
-    freeze_startup_heap()  # the definitions stay shared with the workers instead of being copied by the collector
+    # the definitions stay shared with the workers instead of being copied by the collector, and the
+    # forked workers inherit its young-generation threshold (staging allocates many short-lived dicts)
+    freeze_startup_heap()
     context: Any = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_started)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     # start every worker now, while this process is quiet
     for future in [pool.submit(_ready) for _ in range(workers)]:
         future.result()
     return pool
-
-
-def _started() -> None:
-    # staging allocates many short-lived dicts without cycles (reference counting frees them): collect
-    # the young generation less often than every 700 allocations
-    gc.set_threshold(YOUNG_THRESHOLD, 10, 10)
 
 
 def _ready() -> bool:

@@ -30,8 +30,8 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from fhir_server.db.tables import words_vector
 
-__all__ = ["binary", "row_identity", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like", "text_literal",
-           "word_prefixes"]
+__all__ = ["binary", "row_identity", "tested_once", "starts_with", "contains", "case_sensitive_prefix", "escape_like",
+           "text_literal", "word_prefixes"]
 
 _ESCAPE = "\\"
 

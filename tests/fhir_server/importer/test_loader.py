@@ -3,6 +3,7 @@ transaction, rejected records reported, resumable after an interruption."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fhir_server.db.tables import resource_versions, resources
 from fhir_server.importer import Importer, find_sources
 from fhir_server.importer.staging import Stager
 from fhir_server.importer.workers import staging_pool
+from fhir_server.long_lived import YOUNG_THRESHOLD
 from fhir_server.storage.positions import Positions
 from tests.fhir_server.api.samples import observation, patient
 
@@ -180,6 +182,8 @@ async def test_staging_in_worker_processes_gives_the_same_result(runtime, tmp_pa
     resources_service = runtime.services.resources
     pool = staging_pool(2, Stager(resources_service.validator, resources_service.indexer))
     try:
+        # the workers collect their young generation as seldom as the process they were forked from
+        assert pool is not None and pool.submit(gc.get_threshold).result()[0] == YOUNG_THRESHOLD
         rejects = []
         report = await importer(runtime, batch_size=6, executor=pool, workers=2).run(
             find_sources([source]), on_reject=lambda f, n, o: rejects.append(n))
